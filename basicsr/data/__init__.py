@@ -1,0 +1,54 @@
+"""Datasets and data loading. Every ``*_dataset.py`` file here is imported so its datasets register."""
+import random
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from basicsr.data.prefetcher import CPUPrefetcher, CUDAPrefetcher
+from basicsr.data.sampler import EnlargedSampler
+from basicsr.utils.option_schema import DATASET
+from basicsr.utils.registry import DATASET_REGISTRY, import_modules
+
+import_modules(__file__, __name__, '_dataset')
+
+
+def build_dataset(dataset_opt: dict[str, Any]) -> Dataset:
+    """Build the dataset of one ``datasets.<phase>`` option section (data-loader keys are left out)."""
+    args = {k: v for k, v in dataset_opt.items() if k not in DATASET.keys}
+    injected = {k: args.pop(k) for k in DATASET.injected if k in args}
+    name = dataset_opt.get('name', '?')
+    return DATASET_REGISTRY.build(args, f"datasets.{dataset_opt.get('phase', '')} ({name})", **injected)
+
+
+def _seed_worker(worker_id: int) -> None:
+    """Seed the global generators of a worker (datasets draw from per-sample generators; this covers the rest)."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def build_dataloader(dataset: Dataset, dataset_opt: dict[str, Any], sampler: EnlargedSampler | None = None,
+                     seed: int = 0) -> DataLoader:
+    """A DataLoader for training (batches from ``sampler``) or validation/testing (one whole image at a time)."""
+    phase = dataset_opt['phase']
+    generator = torch.Generator().manual_seed(seed)
+    if phase == 'train':
+        workers = dataset_opt['num_worker_per_gpu']
+        return DataLoader(dataset, batch_size=dataset_opt['batch_size_per_gpu'], sampler=sampler, drop_last=True,
+                          num_workers=workers, pin_memory=dataset_opt['pin_memory'] and torch.cuda.is_available(),
+                          persistent_workers=dataset_opt['persistent_workers'] and workers > 0,
+                          worker_init_fn=_seed_worker, generator=generator)
+    return DataLoader(dataset, batch_size=1, shuffle=False, num_workers=0)
+
+
+def build_prefetcher(loader: DataLoader, dataset_opt: dict[str, Any],
+                     device: torch.device) -> CPUPrefetcher | CUDAPrefetcher:
+    """The CUDA prefetcher when ``prefetch_mode: cuda`` and the device is a GPU, else the CPU one."""
+    if dataset_opt.get('prefetch_mode') == 'cuda' and device.type == 'cuda':
+        return CUDAPrefetcher(loader, device)
+    return CPUPrefetcher(loader)
+
+
+__all__ = ['build_dataset', 'build_dataloader', 'build_prefetcher', 'EnlargedSampler', 'DATASET_REGISTRY']

@@ -1,0 +1,122 @@
+"""Paired GT/LQ images for supervised SR, from folders, a meta-info file or LMDB; LQ can be made on the fly."""
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from basicsr.data.data_util import SampleKey, lmdb_backend_options, paired_paths, single_paths, split_sample_key
+from basicsr.data.file_client import build_file_client
+from basicsr.data.transforms import (augment, bicubic_lq, check_pair_size, mod_crop, paired_random_crop,
+                                     random_crop_with_bicubic_lq)
+from basicsr.utils.errors import DataError
+from basicsr.utils.img_util import img2tensor, imfrombytes
+from basicsr.utils.matlab_functions import bgr2ycbcr
+from basicsr.utils.registry import DATASET_REGISTRY
+
+
+class ImageDatasetBase(Dataset):
+    """Reading, colour handling and tensor conversion shared by the image datasets."""
+
+    def __init__(self, io_backend: dict[str, Any], folders: dict[str, str], color: Literal['y'] | None,
+                 mean: list[float] | None, std: list[float] | None) -> None:
+        io_type = io_backend.get('type', 'disk')
+        for folder in folders.values():
+            if io_type != 'lmdb' and str(folder).rstrip('/').endswith('.lmdb'):
+                raise DataError(f"{folder}: an LMDB folder needs io_backend type 'lmdb' (got '{io_type}').")
+        self.io_backend_opt = lmdb_backend_options(io_backend, folders)
+        self.file_client = build_file_client(self.io_backend_opt)
+        self.color = color
+        self.mean, self.std = mean, std
+
+    def read(self, path: str, client_key: str) -> np.ndarray:
+        """Decode an image as float32 BGR HWC in [0, 1] (Y only, HxWx1, with ``color: y``)."""
+        img = imfrombytes(self.file_client.get(path, client_key), float32=True, source=path)
+        if self.color == 'y':
+            img = bgr2ycbcr(img, y_only=True)[..., None]
+        return img
+
+    def to_tensors(self, imgs: list[np.ndarray]) -> list[torch.Tensor]:
+        tensors = img2tensor(imgs, bgr2rgb=True, float32=True)
+        if self.mean is not None or self.std is not None:
+            mean = torch.tensor(self.mean or [0.0] * tensors[0].size(0)).view(-1, 1, 1)
+            std = torch.tensor(self.std or [1.0] * tensors[0].size(0)).view(-1, 1, 1)
+            tensors = [(t - mean) / std for t in tensors]
+        return tensors
+
+
+@DATASET_REGISTRY.register()
+class PairedImageDataset(ImageDatasetBase):
+    """GT images with their low-quality (LQ) counterparts.
+
+    Training (``phase: train``) takes a random ``gt_size`` GT patch with the matching LQ patch, then random flips
+    and rotations. Validation/testing gives whole images (GT cropped to ``scale`` x the LQ size when it is a few
+    pixels larger, as happens when the LQ was made from a non-mod-cropped GT).
+
+    Without ``dataroot_lq`` the LQ is the bicubic downscaling of the GT (MATLAB ``imresize``, rounded to 8 bits),
+    computed on the fly; it equals what ``scripts/generate_lr.py`` writes.
+
+    Args:
+        dataroot_gt / dataroot_lq: folders or ``.lmdb`` databases.
+        io_backend: ``{'type': 'disk'}`` or ``{'type': 'lmdb'}``.
+        meta_info_file: optional list of GT files (first field of each line) to use from ``dataroot_gt``.
+        filename_tmpl: LQ name from the GT stem, e.g. ``'{}x4'`` for DIV2K's ``0001x4.png``.
+        gt_size: GT patch size for training (a multiple of ``scale``).
+        use_hflip / use_rot: augmentation for training.
+        color: ``'y'`` to train on the Y channel only.
+        mean / std: optional per-channel normalisation.
+    """
+
+    def __init__(self, dataroot_gt: str, dataroot_lq: str | None = None, io_backend: dict[str, Any] | None = None,
+                 meta_info_file: str | None = None, filename_tmpl: str = '{}', gt_size: int | None = None,
+                 use_hflip: bool = False, use_rot: bool = False, color: Literal['y'] | None = None,
+                 mean: list[float] | None = None, std: list[float] | None = None, phase: str = 'train',
+                 scale: int = 4) -> None:
+        folders = {'gt': dataroot_gt} if dataroot_lq is None else {'lq': dataroot_lq, 'gt': dataroot_gt}
+        super().__init__(io_backend or {'type': 'disk'}, folders, color, mean, std)
+        self.scale = scale
+        self.phase = phase
+        self.gt_size = gt_size
+        self.use_hflip, self.use_rot = use_hflip, use_rot
+        self.lq_on_the_fly = dataroot_lq is None
+        if phase == 'train':
+            if gt_size is None:
+                raise DataError(f'{dataroot_gt}: gt_size is required for training.')
+            if gt_size % scale:
+                raise DataError(f'{dataroot_gt}: gt_size {gt_size} is not a multiple of scale {scale}.')
+        if self.lq_on_the_fly:
+            self.paths = [{'gt_path': p, 'lq_path': p} for p in single_paths(dataroot_gt, meta_info_file)]
+        else:
+            self.paths = paired_paths(dataroot_gt, dataroot_lq, filename_tmpl, meta_info_file)
+        if not self.paths:
+            raise DataError(f'{dataroot_gt}: no images found.')
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, key: SampleKey) -> dict[str, Any]:
+        index, rng = split_sample_key(key)
+        gt_path, lq_path = self.paths[index]['gt_path'], self.paths[index]['lq_path']
+        img_gt = self.read(gt_path, 'gt')
+        if self.phase == 'train':
+            if self.lq_on_the_fly:
+                img_gt, img_lq = random_crop_with_bicubic_lq(img_gt, self.gt_size, self.scale, rng, gt_path)
+            else:
+                img_lq = self.read(lq_path, 'lq')
+                img_gt, img_lq = paired_random_crop(img_gt, img_lq, self.gt_size, self.scale, rng, gt_path, lq_path)
+            img_gt, img_lq = augment([img_gt, img_lq], self.use_hflip, self.use_rot, rng)
+        elif self.lq_on_the_fly:
+            img_gt = mod_crop(img_gt, self.scale)
+            img_lq = bicubic_lq(img_gt, self.scale)
+        else:
+            img_lq = self.read(lq_path, 'lq')
+            img_gt = self._fit_gt(img_gt, img_lq, gt_path, lq_path)
+        img_gt, img_lq = self.to_tensors([img_gt, img_lq])
+        return {'lq': img_lq, 'gt': img_gt, 'lq_path': lq_path, 'gt_path': gt_path}
+
+    def _fit_gt(self, img_gt: np.ndarray, img_lq: np.ndarray, gt_path: str, lq_path: str) -> np.ndarray:
+        h, w = img_lq.shape[0] * self.scale, img_lq.shape[1] * self.scale
+        if h <= img_gt.shape[0] < h + self.scale and w <= img_gt.shape[1] < w + self.scale:
+            img_gt = img_gt[:h, :w, ...]
+        check_pair_size(img_gt.shape, img_lq.shape, self.scale, gt_path, lq_path)
+        return img_gt

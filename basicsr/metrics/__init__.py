@@ -1,0 +1,42 @@
+"""Image-quality metrics, found by name in METRIC_REGISTRY (``val.metrics.<name>.type``)."""
+from typing import Any
+
+import torch
+
+from basicsr.metrics.psnr_ssim import calculate_psnr, calculate_psnr_pt, calculate_ssim, calculate_ssim_pt
+from basicsr.utils.img_util import tensor2img
+from basicsr.utils.registry import METRIC_REGISTRY
+
+_FRAMEWORK_KEYS = ('type', 'better')
+
+
+def quantize_tensor(img: torch.Tensor) -> torch.Tensor:
+    """Clamp to [0, 1] and round to the 8-bit grid: the image as saved to PNG, which metrics are defined on."""
+    return (img.detach().float().clamp(0, 1) * 255.).round() / 255.
+
+
+def calculate_metric(sr: torch.Tensor, gt: torch.Tensor, opt: dict[str, Any]) -> float:
+    """One metric of a (1, C, H, W) SR image against its GT, both [0, 1] RGB tensors on any device.
+
+    Both are first quantised to 8 bits. A metric ``X`` with a registered torch twin ``X_pt`` is computed on the
+    tensors' device (same values as the numpy reference); others get the uint8 BGR images ``tensor2img`` makes.
+    """
+    name = opt['type']
+    kwargs = {k: v for k, v in opt.items() if k not in _FRAMEWORK_KEYS}
+    sr, gt = quantize_tensor(sr), quantize_tensor(gt)
+    if not name.endswith('_pt') and f'{name}_pt' in METRIC_REGISTRY:
+        name = f'{name}_pt'
+    metric = METRIC_REGISTRY.get(name)
+    if name.endswith('_pt'):
+        return float(metric(sr, gt, **kwargs).mean())
+    return float(metric(tensor2img(sr), tensor2img(gt), **kwargs))
+
+
+def mean_metrics(per_image: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The mean of each metric over images (``{image: {metric: value}}`` -> ``{metric: mean}``)."""
+    names = next(iter(per_image.values()), {})
+    return {name: sum(row[name] for row in per_image.values()) / len(per_image) for name in names}
+
+
+__all__ = ['mean_metrics', 'calculate_metric', 'quantize_tensor', 'calculate_psnr', 'calculate_ssim', 'calculate_psnr_pt',
+           'calculate_ssim_pt', 'METRIC_REGISTRY']

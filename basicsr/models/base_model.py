@@ -1,0 +1,219 @@
+"""What every training recipe shares: devices, optimisers, schedules, EMA, checkpoints, loss bookkeeping."""
+import copy
+import random
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from basicsr.utils.checkpoint import extract_state_dict, load_checkpoint, save_checkpoint
+from basicsr.utils.dist_util import get_dist_info, master_only, select_device
+from basicsr.utils.errors import CheckpointError
+from basicsr.utils.logger import get_root_logger
+from basicsr.utils.registry import OPTIMIZER_REGISTRY, SCHEDULER_REGISTRY
+
+
+class BaseModel:
+    """Base of the models (training recipes). Subclasses build their networks and losses and implement
+    ``feed_data``, ``optimize_parameters``, ``test``, ``validation`` and ``save``."""
+
+    def __init__(self, opt: dict[str, Any]) -> None:
+        self.opt = opt
+        self.device = select_device(opt['num_gpu'])
+        self.is_train = opt['is_train']
+        self.optimizers: list[torch.optim.Optimizer] = []
+        self.schedulers: list[Any] = []
+        self.logger = get_root_logger()
+        self._loss_sums: dict[str, torch.Tensor] = {}
+        self._loss_counts: dict[str, int] = {}
+
+    # ----------------------------------------------------------------------------------------- networks
+    def model_to_device(self, net: nn.Module) -> nn.Module:
+        """Move ``net`` to the device; wrap it in DistributedDataParallel in distributed runs."""
+        net = net.to(self.device)
+        if self.opt.get('dist'):
+            find_unused = self.opt.get('find_unused_parameters', False)
+            device_ids = [self.device.index] if self.device.type == 'cuda' else None
+            net = DistributedDataParallel(net, device_ids=device_ids, find_unused_parameters=find_unused)
+        return net
+
+    @staticmethod
+    def get_bare_model(net: nn.Module) -> nn.Module:
+        """The network inside a (Distributed)DataParallel or compiled wrapper."""
+        while isinstance(net, (DistributedDataParallel, nn.DataParallel)) or hasattr(net, '_orig_mod'):
+            net = net.module if hasattr(net, 'module') else net._orig_mod
+        return net
+
+    @master_only
+    def print_network(self, net: nn.Module) -> None:
+        bare = self.get_bare_model(net)
+        count = sum(p.numel() for p in bare.parameters())
+        self.logger.info(f'Network {bare.__class__.__name__}, with parameters: {count:,d}')
+        self.logger.debug(str(bare))
+
+    def load_network(self, net: nn.Module, load_path: str, strict: bool = True, param_key: str = 'params') -> None:
+        """Load weights from ``load_path`` (``params``/``params_ema`` wrapper or bare state dict) into ``net``.
+
+        Shape mismatches and, with ``strict``, missing or unexpected keys are CheckpointErrors naming the file.
+        """
+        bare = self.get_bare_model(net)
+        state = extract_state_dict(load_checkpoint(load_path), param_key, load_path)
+        state = self.convert_state_dict(bare, state)
+        own = bare.state_dict()
+        mismatched = [f'{k}: {tuple(v.shape)} in file, {tuple(own[k].shape)} in network'
+                      for k, v in state.items() if k in own and v.shape != own[k].shape]
+        if mismatched:
+            raise CheckpointError(f'{load_path}: shapes differ from {bare.__class__.__name__}: '
+                                  + '; '.join(mismatched[:5]))
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if strict and (missing or unexpected):
+            raise CheckpointError(f'{load_path}: keys do not match {bare.__class__.__name__} '
+                                  f'(missing {missing[:5]}, unexpected {unexpected[:5]}); '
+                                  'set path.strict_load_* to false to load what fits.')
+        if missing or unexpected:
+            self.logger.warning(f'Loading {load_path} non-strictly: missing {missing}, unexpected {unexpected}.')
+        bare.load_state_dict(state, strict=False)
+        self.logger.info(f'Loaded {bare.__class__.__name__} from {load_path} [{param_key}].')
+
+    @staticmethod
+    def convert_state_dict(net: nn.Module, state: 'OrderedDict[str, torch.Tensor]') -> 'OrderedDict[str, torch.Tensor]':
+        """Let a network translate other published key layouts into its own (``net.convert_state_dict``)."""
+        convert = getattr(net, 'convert_state_dict', None)
+        return convert(state) if convert else state
+
+    def save_network(self, nets: nn.Module | list[nn.Module], net_label: str, current_iter: int | str,
+                     param_keys: str | list[str] = 'params') -> None:
+        """Write ``<models>/<net_label>_<iter>.pth`` holding ``{param_key: state_dict}`` for each network."""
+        nets = nets if isinstance(nets, list) else [nets]
+        param_keys = param_keys if isinstance(param_keys, list) else [param_keys]
+        checkpoint = {}
+        for net, key in zip(nets, param_keys):
+            state = self.get_bare_model(net).state_dict()
+            checkpoint[key] = OrderedDict((k, v.detach().cpu()) for k, v in state.items())
+        if get_dist_info()[0] == 0:
+            save_checkpoint(checkpoint, Path(self.opt['path']['models']) / f'{net_label}_{current_iter}.pth')
+
+    # ----------------------------------------------------------------------------------------- optimisation
+    def build_optimizer(self, optim_opt: dict[str, Any], params: Iterable[nn.Parameter],
+                        key_path: str) -> torch.optim.Optimizer:
+        """An optimiser of ``torch.optim`` configured by ``optim_opt`` (``type`` plus its arguments)."""
+        optimizer = OPTIMIZER_REGISTRY.build(optim_opt, key_path, params=list(params))
+        self.optimizers.append(optimizer)
+        return optimizer
+
+    def setup_schedulers(self) -> None:
+        """One schedule (``train.scheduler``; a constant rate without one) per optimiser, set to iteration 0."""
+        constant = {'type': 'MultiStepLR', 'milestones': []}
+        scheduler_opt = self.opt['train'].get('scheduler') or constant
+        for optimizer in self.optimizers:
+            self.schedulers.append(SCHEDULER_REGISTRY.build(scheduler_opt, 'train.scheduler', optimizer=optimizer))
+        self.update_learning_rate(0)
+
+    def update_learning_rate(self, current_iter: int, warmup_iter: int = -1) -> None:
+        """Set every optimiser's learning rate for ``current_iter`` (with linear warm-up before ``warmup_iter``)."""
+        for schedule in self.schedulers:
+            schedule.step_to(current_iter, warmup_iter)
+
+    def get_current_learning_rate(self) -> list[float]:
+        return [group['lr'] for group in self.optimizers[0].param_groups]
+
+    # ----------------------------------------------------------------------------------------- EMA
+    def setup_ema(self, net: nn.Module, net_opt: dict[str, Any], load_path: str | None, strict: bool) -> None:
+        """Create ``self.net_g_ema``, an exponential moving average of ``net`` (a copy that is never trained).
+
+        It starts from the ``params_ema`` of ``load_path`` when given, else from ``net``'s current weights.
+        """
+        self.net_g_ema = copy.deepcopy(self.get_bare_model(net)).to(self.device).eval()
+        for param in self.net_g_ema.parameters():
+            param.requires_grad_(False)
+        if load_path is not None:
+            self.load_network(self.net_g_ema, load_path, strict, 'params_ema')
+
+    @torch.no_grad()
+    def model_ema(self, decay: float) -> None:
+        """``ema = decay * ema + (1 - decay) * net`` for parameters; buffers (e.g. BatchNorm statistics) copied."""
+        net = self.get_bare_model(self.net_g)
+        ema_params = list(self.net_g_ema.parameters())
+        torch._foreach_lerp_(ema_params, [p.detach() for p in net.parameters()], 1 - decay)
+        for ema_buffer, buffer in zip(self.net_g_ema.buffers(), net.buffers()):
+            ema_buffer.copy_(buffer)
+
+    # ----------------------------------------------------------------------------------------- logging
+    def accumulate_losses(self, losses: dict[str, torch.Tensor]) -> None:
+        """Add this iteration's losses to the running sums (no device synchronisation happens here)."""
+        for name, value in losses.items():
+            value = value.detach().float()
+            self._loss_sums[name] = self._loss_sums[name] + value if name in self._loss_sums else value
+            self._loss_counts[name] = self._loss_counts.get(name, 0) + 1
+
+    def get_current_log(self) -> 'OrderedDict[str, float]':
+        """Mean of each loss since the previous call (averaged over ranks), then reset."""
+        names = list(self._loss_sums)
+        if not names:
+            return OrderedDict()
+        means = torch.stack([self._loss_sums[n] / self._loss_counts[n] for n in names])
+        if self.opt.get('dist'):
+            dist.all_reduce(means)
+            means /= get_dist_info()[1]
+        self._loss_sums, self._loss_counts = {}, {}
+        return OrderedDict(zip(names, means.tolist()))
+
+    # ----------------------------------------------------------------------------------------- training state
+    def save_training_state(self, epoch: int, current_iter: int, **extra: Any) -> None:
+        """Write ``<training_states>/<iter>.state``: optimisers, schedules, RNG states, best metrics, ``extra``.
+
+        Written after the networks of the same iteration, so an existing ``.state`` means a complete checkpoint.
+        """
+        if get_dist_info()[0] != 0:
+            return
+        state = {
+            'epoch': epoch,
+            'iter': current_iter,
+            'optimizers': [o.state_dict() for o in self.optimizers],
+            'schedulers': [s.state_dict() for s in self.schedulers],
+            'rng': capture_rng_state(),
+            'best_metric_results': getattr(self, 'best_metric_results', {}),
+            **extra,
+        }
+        save_checkpoint(state, Path(self.opt['path']['training_states']) / f'{current_iter}.state')
+
+    def resume_training(self, resume_state: dict[str, Any]) -> None:
+        """Restore optimisers, schedules, best metrics and RNG states from a loaded training state."""
+        if len(resume_state['optimizers']) != len(self.optimizers):
+            raise CheckpointError(f"training state holds {len(resume_state['optimizers'])} optimisers, "
+                                  f'the model has {len(self.optimizers)}.')
+        for optimizer, state in zip(self.optimizers, resume_state['optimizers']):
+            optimizer.load_state_dict(state)
+        for schedule, state in zip(self.schedulers, resume_state['schedulers']):
+            schedule.load_state_dict(state)
+        if resume_state.get('best_metric_results'):
+            self.best_metric_results = resume_state['best_metric_results']
+        if 'rng' in resume_state:
+            restore_rng_state(resume_state['rng'])
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """Python, numpy and torch generator states, in types ``torch.load(weights_only=True)`` accepts."""
+    np_state = np.random.get_state()
+    state = {
+        'python': random.getstate(),
+        'numpy': (np_state[0], torch.from_numpy(np_state[1].copy()), *np_state[2:]),
+        'torch': torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state['cuda'] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state['python'])
+    name, keys, *rest = state['numpy']
+    np.random.set_state((name, keys.numpy(), *rest))
+    torch.set_rng_state(state['torch'])
+    if 'cuda' in state and torch.cuda.is_available() and len(state['cuda']) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state['cuda'])

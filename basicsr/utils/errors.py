@@ -1,0 +1,28 @@
+"""The project's own error types: each message names what was expected, what was found and where."""
+
+
+class BasicSRError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class OptionError(BasicSRError, ValueError):
+    """An option file or command-line override is invalid; the message names the key path (and file line).
+
+    ``key_path`` (dotted, e.g. ``datasets.train.gt_size``) lets the option parser add the file and line.
+    """
+
+    def __init__(self, message: str, key_path: str | None = None) -> None:
+        super().__init__(message)
+        self.key_path = key_path
+
+
+class DataError(BasicSRError, ValueError):
+    """An image, folder, LMDB or meta-info file cannot be used; the message names the file."""
+
+
+class CheckpointError(BasicSRError, ValueError):
+    """A checkpoint or training state cannot be loaded; the message names the file."""
+
+
+class TrainingError(BasicSRError, RuntimeError):
+    """Training cannot go on (e.g. too many non-finite steps in a row)."""

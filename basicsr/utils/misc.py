@@ -1,0 +1,65 @@
+"""Small helpers shared across the package: file scanning, timestamps, seeding, folder rotation."""
+import os
+import random
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
+
+
+def scandir(dir_path: str | os.PathLike, suffix: str | tuple[str, ...] | None = None, recursive: bool = False,
+            full_path: bool = False) -> Iterator[str]:
+    """Yield the files below ``dir_path`` (sorted, hidden files skipped), relative to it unless ``full_path``.
+
+    ``suffix`` filters by ending, case-insensitively.
+    """
+    root = Path(dir_path)
+    if not root.is_dir():
+        raise FileNotFoundError(f'{dir_path}: folder not found.')
+    suffixes = (suffix,) if isinstance(suffix, str) else suffix
+    suffixes = tuple(s.lower() for s in suffixes) if suffixes else None
+    pattern = '**/*' if recursive else '*'
+    for path in sorted(root.glob(pattern)):
+        rel = path.relative_to(root)
+        if any(part.startswith('.') for part in rel.parts) or not path.is_file():
+            continue
+        if suffixes and not path.name.lower().endswith(suffixes):
+            continue
+        yield str(path) if full_path else rel.as_posix()
+
+
+def scan_images(dir_path: str | os.PathLike, recursive: bool = False, full_path: bool = False) -> list[str]:
+    """The image files below ``dir_path`` (see :data:`IMG_EXTENSIONS`), sorted."""
+    return list(scandir(dir_path, IMG_EXTENSIONS, recursive=recursive, full_path=full_path))
+
+
+def get_time_str() -> str:
+    return time.strftime('%Y%m%d_%H%M%S', time.localtime())
+
+
+def mkdir_and_rename(path: str | os.PathLike) -> None:
+    """Create ``path``; if it exists, first move it aside to ``<path>_archived_<time>`` so nothing is lost."""
+    path = Path(path)
+    if path.exists():
+        path.rename(path.with_name(f'{path.name}_archived_{get_time_str()}'))
+    path.mkdir(parents=True)
+
+
+def set_random_seed(seed: int) -> None:
+    """Seed Python, numpy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def sizeof_fmt(size: float, suffix: str = 'B') -> str:
+    """Human-readable byte count, e.g. ``1.5 MiB``."""
+    for unit in ('', 'Ki', 'Mi', 'Gi', 'Ti'):
+        if abs(size) < 1024.0:
+            return f'{size:3.1f} {unit}{suffix}'
+        size /= 1024.0
+    return f'{size:3.1f} Pi{suffix}'

@@ -1,0 +1,141 @@
+"""The option-file schema: every key the framework reads, its type, default and range.
+
+Keys are BasicSR's (a BasicSR option file for a supported model validates unchanged). Plug-in sections
+(``network_g``, ``train.pixel_opt``, a dataset, a metric, ...) list only their framework-level keys here; the rest
+are checked against the plug-in's constructor signature once its ``type`` is known.
+"""
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+REQUIRED = object()  # marks a key without default
+
+
+@dataclass
+class Key:
+    """One option with its annotation (see :mod:`basicsr.utils.typecheck`) and an optional range check."""
+    annotation: Any
+    default: Any = None
+    check: Callable[[Any], str | None] | None = None  # returns an error text, or None when the value is fine
+    doc: str = ''
+    registry: str | None = None  # the value must name an entry of this registry
+
+
+@dataclass
+class Section:
+    """A mapping with fixed keys; an absent optional section stays absent, a required one gets its defaults."""
+    keys: dict[str, Any]
+    optional: bool = False
+
+
+@dataclass
+class MapOf:
+    """A mapping from free names (e.g. dataset phases, metric names) to ``item`` sections."""
+    item: Any
+    name_check: Callable[[str], str | None] | None = None
+
+
+@dataclass
+class Plugin:
+    """A plug-in section: ``type`` names an entry of ``registry``; ``keys`` are read by the framework, every
+    other key is a constructor argument of the plug-in (``injected`` ones are supplied by the framework)."""
+    registry: str
+    keys: dict[str, Any] = field(default_factory=dict)
+    injected: tuple[str, ...] = ()
+    optional: bool = True
+
+
+def positive(value: Any) -> str | None:
+    return None if not isinstance(value, (int, float)) or value > 0 else 'must be > 0'
+
+
+def non_negative(value: Any) -> str | None:
+    return None if not isinstance(value, (int, float)) or value >= 0 else 'must be >= 0'
+
+
+def unit_interval(value: Any) -> str | None:
+    return None if 0 <= value < 1 else 'must be in [0, 1)'
+
+
+def _dataset_phase(name: str) -> str | None:
+    if name.split('_')[0] in ('train', 'val', 'test'):
+        return None
+    return "dataset names start with 'train', 'val' or 'test' (e.g. val_2, test_set14)"
+
+
+DATASET = Plugin('dataset', injected=('phase', 'scale'), optional=False, keys={
+    'name': Key(str, REQUIRED, doc='shown in logs and result folders'),
+    'batch_size_per_gpu': Key(int, 16, positive),
+    'num_worker_per_gpu': Key(int, 4, non_negative),
+    'use_shuffle': Key(bool, True),
+    'dataset_enlarge_ratio': Key(int, 1, positive, doc='repeat the file list this many times per epoch'),
+    'prefetch_mode': Key(Literal['cpu', 'cuda'] | None, None),
+    'pin_memory': Key(bool, True),
+    'persistent_workers': Key(bool, True),
+    'num_prefetch_queue': Key(int, 1, positive),
+})
+
+PATH = Section({
+    'pretrain_network_g': Key(str | None), 'param_key_g': Key(str, 'params'), 'strict_load_g': Key(bool, True),
+    'pretrain_network_d': Key(str | None), 'param_key_d': Key(str, 'params'), 'strict_load_d': Key(bool, True),
+    'resume_state': Key(str | None),
+    'root': Key(str | None, doc='base of relative paths; the folder of train.py by default'),
+    'experiments_root': Key(str | None), 'results_root': Key(str | None),
+    # Filled in by the parser from the roots above; accepted so that a saved option file loads again.
+    'models': Key(str | None), 'training_states': Key(str | None), 'log': Key(str | None),
+    'visualization': Key(str | None),
+})
+
+OPTIMIZER = Plugin('optimizer', injected=('params',))
+SCHEDULER = Plugin('scheduler', injected=('optimizer',))
+LOSS = Plugin('loss')
+
+TRAIN = Section({
+    'ema_decay': Key(float, 0.0, unit_interval, doc='0 disables the EMA copy of the generator'),
+    'optim_g': OPTIMIZER,
+    'optim_d': OPTIMIZER,
+    'scheduler': SCHEDULER,
+    'total_iter': Key(int, REQUIRED, positive),
+    'warmup_iter': Key(int, -1, doc='linear learning-rate warm-up over this many iterations; -1 for none'),
+    'pixel_opt': LOSS,
+    'perceptual_opt': LOSS,
+    'gan_opt': LOSS,
+    'net_d_iters': Key(int, 1, positive),
+    'net_d_init_iters': Key(int, 0, non_negative),
+}, optional=True)
+
+METRIC = Plugin('metric', injected=('img', 'img2'), optional=False, keys={
+    'better': Key(Literal['higher', 'lower'], 'higher'),
+})
+
+VAL = Section({
+    'val_freq': Key(int, 5000, positive),
+    'save_img': Key(bool, False),
+    'suffix': Key(str | None, doc='appended to saved image names'),
+    'pbar': Key(bool, True),
+    'bicubic_baseline': Key(bool, False, doc='also log the metrics of bicubic upsampling, once per dataset'),
+    'metrics': MapOf(METRIC),
+})
+
+LOGGER = Section({
+    'print_freq': Key(int, 100, positive),
+    'save_checkpoint_freq': Key(int, 5000, positive),
+    'use_tb_logger': Key(bool, True),
+    'wandb': Section({'project': Key(str | None), 'resume_id': Key(str | None)}),
+})
+
+ROOT = Section({
+    'name': Key(str, REQUIRED),
+    'model_type': Key(str, REQUIRED, registry='model'),
+    'scale': Key(int, 4, positive),
+    'num_gpu': Key(int | Literal['auto'], 'auto', non_negative, doc="0 runs on the CPU; 'auto' uses every GPU"),
+    'manual_seed': Key(int | None),
+    'prepare_demo_data': Key(str | None, doc='folder to fill with the built-in demo images when missing'),
+    'datasets': MapOf(DATASET, _dataset_phase),
+    'network_g': Plugin('arch', optional=False),
+    'network_d': Plugin('arch'),
+    'path': PATH,
+    'train': TRAIN,
+    'val': VAL,
+    'logger': LOGGER,
+    'dist_params': Section({'backend': Key(str, 'nccl'), 'port': Key(int, 29500)}),
+})

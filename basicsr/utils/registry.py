@@ -1,0 +1,142 @@
+"""Name -> class/function registries through which option files find their plug-ins."""
+import difflib
+import importlib
+import inspect
+import typing
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from basicsr.utils.errors import OptionError
+from basicsr.utils.typecheck import check_value
+
+
+class Registry:
+    """A mapping from names to plug-ins (networks, datasets, losses, models, metrics).
+
+    Register with ``@ARCH_REGISTRY.register()``; look up with ``ARCH_REGISTRY.get('RRDBNet')``.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._obj_map: dict[str, Any] = {}
+
+    def register(self, obj: Any = None, name: str | None = None) -> Any:
+        """Register ``obj`` under ``name`` (its ``__name__`` by default); usable as a decorator."""
+
+        def deco(func_or_class: Any) -> Any:
+            self._add(name or func_or_class.__name__, func_or_class)
+            return func_or_class
+
+        if obj is None:
+            return deco
+        return deco(obj)
+
+    def _add(self, name: str, obj: Any) -> None:
+        if name in self._obj_map and self._obj_map[name] is not obj:
+            raise KeyError(f"An object named '{name}' is already registered in the {self._name} registry.")
+        self._obj_map[name] = obj
+
+    def get(self, name: str, key_path: str = 'type') -> Any:
+        """Return the plug-in called ``name``; an unknown name is an OptionError listing the known ones."""
+        if name not in self._obj_map:
+            close = difflib.get_close_matches(str(name), self._obj_map, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ''
+            raise OptionError(f"{key_path}: no {self._name} named '{name}'.{hint} "
+                              f"Registered: {', '.join(sorted(self._obj_map))}.", key_path=key_path)
+        return self._obj_map[name]
+
+    def build(self, opt: Mapping[str, Any], key_path: str, **injected: Any) -> Any:
+        """Instantiate ``opt['type']`` with the other keys of ``opt`` as keyword arguments.
+
+        ``injected`` are arguments the caller supplies (e.g. ``params`` of an optimiser); they are passed too,
+        but cannot be set from the option file.
+        """
+        cls = self.get(opt.get('type'), f'{key_path}.type')
+        kwargs = check_arguments(cls, {k: v for k, v in opt.items() if k != 'type'}, key_path, injected=injected)
+        return cls(**kwargs, **injected)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._obj_map
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return iter(self._obj_map.items())
+
+    def keys(self) -> list[str]:
+        return list(self._obj_map)
+
+
+def check_arguments(func: Callable, kwargs: Mapping[str, Any], key_path: str,
+                    injected: Iterable[str] = ()) -> dict[str, Any]:
+    """Check ``kwargs`` against ``func``'s signature and type hints; return them with values coerced.
+
+    An unknown key (with the closest accepted one suggested), a missing required one or a value of the wrong
+    type is an OptionError naming ``key_path.key``. Names in ``injected`` are supplied by the caller.
+    """
+    params = inspect.signature(func).parameters
+    accepted = accepted_arguments(func, injected)
+    hints = _type_hints(func)
+    name = getattr(func, '__name__', str(func))
+    checked = {}
+    for key, value in kwargs.items():
+        if accepted is not None and key not in accepted:
+            raise unknown_key_error(key, accepted, f'{key_path}.{key}', f'unknown argument of {name}')
+        checked[key] = check_value(value, hints.get(key, Any), f'{key_path}.{key}')
+    for arg in accepted or ():
+        param = params[arg]
+        if param.default is inspect.Parameter.empty and arg not in kwargs:
+            raise OptionError(f'{key_path}.{arg}: required by {name} but missing.', key_path=key_path)
+    return checked
+
+
+def accepted_arguments(func: Callable, injected: Iterable[str] = ()) -> list[str] | None:
+    """The keyword arguments ``func`` takes, less ``injected``; None when it takes any (``**kwargs``)."""
+    params = inspect.signature(func).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return None
+    return [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in injected]
+
+
+def unknown_key_error(key: Any, known: Iterable[str], key_path: str, what: str = 'unknown key') -> OptionError:
+    """An OptionError for ``key`` that suggests the closest of ``known`` (or lists them)."""
+    known = list(known)
+    close = difflib.get_close_matches(str(key), known, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else f" Accepted: {', '.join(known)}."
+    return OptionError(f'{key_path}: {what}.{hint}', key_path=key_path)
+
+
+def _type_hints(func: Callable) -> dict[str, Any]:
+    target = func.__init__ if inspect.isclass(func) else func
+    try:
+        return typing.get_type_hints(target)
+    except Exception:  # unresolvable forward references: skip type checks rather than fail
+        return {}
+
+
+def import_modules(package_file: str, package_name: str, suffix: str) -> None:
+    """Import every ``*{suffix}.py`` file next to ``package_file`` so their plug-ins register themselves."""
+    folder = Path(package_file).parent
+    for path in sorted(folder.glob(f'*{suffix}.py')):
+        importlib.import_module(f'{package_name}.{path.stem}')
+
+
+DATASET_REGISTRY = Registry('dataset')
+ARCH_REGISTRY = Registry('arch')
+MODEL_REGISTRY = Registry('model')
+LOSS_REGISTRY = Registry('loss')
+METRIC_REGISTRY = Registry('metric')
+OPTIMIZER_REGISTRY = Registry('optimizer')
+SCHEDULER_REGISTRY = Registry('scheduler')
+
+REGISTRIES = {
+    'dataset': DATASET_REGISTRY, 'arch': ARCH_REGISTRY, 'model': MODEL_REGISTRY, 'loss': LOSS_REGISTRY,
+    'metric': METRIC_REGISTRY, 'optimizer': OPTIMIZER_REGISTRY, 'scheduler': SCHEDULER_REGISTRY,
+}
+
+# The packages whose import registers the plug-ins (imported by name: utils must not depend on them statically).
+PLUGIN_PACKAGES = ('basicsr.archs', 'basicsr.data', 'basicsr.losses', 'basicsr.metrics', 'basicsr.models')
+
+
+def load_plugins() -> None:
+    """Import every plug-in package so that all registries are filled."""
+    for package in PLUGIN_PACKAGES:
+        importlib.import_module(package)

@@ -1,0 +1,51 @@
+"""Installs the ``basicsr`` package: ``pip install .`` (or ``pip install -e .`` for development)."""
+import re
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).resolve().parent
+OPENCV_VARIANTS = ('opencv-python', 'opencv-python-headless', 'opencv-contrib-python',
+                   'opencv-contrib-python-headless')
+
+
+def read_version() -> str:
+    match = re.search(r"__version__ = '([^']+)'", (ROOT / 'basicsr' / 'version.py').read_text())
+    return match.group(1)
+
+
+def requirements() -> list[str]:
+    """requirements.txt, except that any installed OpenCV build is kept (two cv2 packages would clash)."""
+    reqs = []
+    for line in (ROOT / 'requirements.txt').read_text().splitlines():
+        line = line.split('#')[0].strip()
+        if not line:
+            continue
+        if line.startswith('opencv') and any(_installed(name) for name in OPENCV_VARIANTS):
+            continue
+        reqs.append(line)
+    return reqs
+
+
+def _installed(name: str) -> bool:
+    try:
+        version(name)
+        return True
+    except PackageNotFoundError:
+        return False
+
+
+setup(
+    name='basicsr',
+    version=read_version(),
+    description='A YAML-driven training framework for image super-resolution',
+    long_description=(ROOT / 'README.md').read_text(encoding='utf-8'),
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['basicsr', 'basicsr.*']),
+    python_requires='>=3.10',
+    install_requires=requirements(),
+    extras_require={'test': ['pytest>=7.0', 'hypothesis>=6.0'], 'safetensors': ['safetensors>=0.4']},
+    entry_points={'console_scripts': ['basicsr-train=basicsr.train:main', 'basicsr-test=basicsr.test:main']},
+    license='Apache-2.0',
+)

@@ -1,0 +1,80 @@
+"""Shared fixtures: tiny synthetic image folders and option files, so tests need no external data."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from basicsr.data.transforms import bicubic_downscale_uint8
+from basicsr.utils.img_util import imwrite
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def synthetic_image(seed: int, height: int, width: int) -> np.ndarray:
+    """A uint8 BGR image with smooth gradients, edges and texture (deterministic for a seed)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    img = np.zeros((height, width, 3), np.float32)
+    for c in range(3):
+        fx, fy, phase = rng.uniform(0.02, 0.2), rng.uniform(0.02, 0.2), rng.uniform(0, 6.28)
+        img[..., c] = 0.5 + 0.3 * np.sin(fx * xx + phase) * np.cos(fy * yy)
+    for _ in range(4):  # rectangles give sharp edges
+        y0, x0 = rng.integers(0, height - 4), rng.integers(0, width - 4)
+        img[y0:y0 + rng.integers(4, height // 2), x0:x0 + rng.integers(4, width // 2)] = rng.uniform(0, 1, 3)
+    img += rng.normal(0, 0.03, img.shape)
+    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
+
+
+def make_pairs(folder: Path, count: int = 4, size: tuple[int, int] = (48, 60), scale: int = 4,
+               seed: int = 0) -> tuple[Path, Path]:
+    """``folder/HR`` and ``folder/LR`` with ``count`` synthetic pairs (LR = bicubic, as generate_lr makes it)."""
+    hr_dir, lr_dir = folder / 'HR', folder / 'LR'
+    for i in range(count):
+        hr = synthetic_image(seed + i, *size)
+        imwrite(hr, hr_dir / f'img{i:02d}.png')
+        imwrite(bicubic_downscale_uint8(hr, scale), lr_dir / f'img{i:02d}.png')
+    return hr_dir, lr_dir
+
+
+def tiny_train_options(tmp_path: Path, **updates) -> dict:
+    """Options for a few-second CPU training of a tiny MSRResNet x4 on synthetic data in ``tmp_path``."""
+    train_hr, train_lr = make_pairs(tmp_path / 'train', count=4, size=(48, 60))
+    val_hr, val_lr = make_pairs(tmp_path / 'val', count=2, size=(32, 40), seed=100)
+    opt = {
+        'name': 'tiny', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0, 'manual_seed': 0,
+        'datasets': {
+            'train': {'name': 'tiny_train', 'type': 'PairedImageDataset', 'dataroot_gt': str(train_hr),
+                      'dataroot_lq': str(train_lr), 'io_backend': {'type': 'disk'}, 'gt_size': 32,
+                      'use_hflip': True, 'use_rot': True, 'num_worker_per_gpu': 0, 'batch_size_per_gpu': 2,
+                      'dataset_enlarge_ratio': 2},
+            'val': {'name': 'tiny_val', 'type': 'PairedImageDataset', 'dataroot_gt': str(val_hr),
+                    'dataroot_lq': str(val_lr), 'io_backend': {'type': 'disk'}},
+        },
+        'network_g': {'type': 'MSRResNet', 'num_feat': 8, 'num_block': 1, 'upscale': 4},
+        'path': {'root': str(tmp_path)},
+        'train': {'ema_decay': 0.9, 'optim_g': {'type': 'Adam', 'lr': 1e-3, 'betas': [0.9, 0.99]},
+                  'scheduler': {'type': 'MultiStepLR', 'milestones': [4], 'gamma': 0.5},
+                  'total_iter': 6, 'warmup_iter': -1, 'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0}},
+        'val': {'val_freq': 3, 'save_img': True,
+                'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 4, 'test_y_channel': True},
+                            'ssim': {'type': 'calculate_ssim', 'crop_border': 4, 'test_y_channel': True}}},
+        'logger': {'print_freq': 1, 'save_checkpoint_freq': 3, 'use_tb_logger': True},
+    }
+    for dotted, value in updates.items():
+        target = opt
+        keys = dotted.split('__')
+        for key in keys[:-1]:
+            target = target.setdefault(key, {})
+        target[keys[-1]] = value
+    return opt
+
+
+def write_yaml(path: Path, opt: dict) -> Path:
+    path.write_text(yaml.safe_dump(opt, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def tiny_options(tmp_path: Path) -> dict:
+    return tiny_train_options(tmp_path)
