@@ -1,0 +1,110 @@
+"""RCAN (Zhang et al. 2018): residual groups of channel-attention blocks, BasicSR's key names and arguments.
+
+Loads the official repository's layout as well (the layout spandrel/chaiNNer/ComfyUI expect), whose mean shift
+is two 1x1 convolutions; here it is a fixed mean, so those must hold this network's ``rgb_mean``.
+"""
+import torch
+from torch import nn
+
+from basicsr.archs.arch_util import Upsample, make_layer
+from basicsr.archs.key_layouts import BASICSR, detect_layout, pop_rcan_mean_shift, rename_keys
+from basicsr.utils.errors import CheckpointError
+from basicsr.utils.registry import ARCH_REGISTRY
+
+DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
+
+
+class ChannelAttention(nn.Module):
+    """Squeeze-and-excitation: global average, 1x1 down by ``squeeze_factor``, ReLU, 1x1 up, sigmoid gate."""
+
+    def __init__(self, num_feat: int, squeeze_factor: int) -> None:
+        super().__init__()
+        self.attention = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(num_feat, num_feat // squeeze_factor, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(num_feat // squeeze_factor, num_feat, 1),
+            nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.attention(x)
+
+
+class RCAB(nn.Module):
+    """Residual channel-attention block: ``x + CA(conv(relu(conv(x)))) * res_scale`` (keys ``rcab.0/2/3``)."""
+
+    def __init__(self, num_feat: int, squeeze_factor: int, res_scale: float) -> None:
+        super().__init__()
+        self.res_scale = res_scale
+        self.rcab = nn.Sequential(
+            nn.Conv2d(num_feat, num_feat, 3, 1, 1), nn.ReLU(inplace=True), nn.Conv2d(num_feat, num_feat, 3, 1, 1),
+            ChannelAttention(num_feat, squeeze_factor))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.rcab(x) * self.res_scale
+
+
+class ResidualGroup(nn.Module):
+    """``num_block`` RCABs and a convolution, with a skip around them."""
+
+    def __init__(self, num_feat: int, num_block: int, squeeze_factor: int, res_scale: float) -> None:
+        super().__init__()
+        self.residual_group = make_layer(RCAB, num_block, num_feat=num_feat, squeeze_factor=squeeze_factor,
+                                         res_scale=res_scale)
+        self.conv = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(self.residual_group(x))
+
+
+@ARCH_REGISTRY.register()
+class RCAN(nn.Module):
+    """Residual Channel Attention Network, laid out as BasicSR's ``RCAN``.
+
+    The input (RGB in [0, 1]) has ``rgb_mean`` subtracted and is scaled by ``img_range``, as the official code
+    feeds [0, 255] images; the output is mapped back. ``num_block`` defaults to the paper's 20 (BasicSR's class
+    default is 16, its option files set 20).
+
+    Args:
+        num_in_ch / num_out_ch: image channels (``rgb_mean`` has one value per channel).
+        num_feat: feature channels. num_group: residual groups. num_block: RCABs per group.
+        squeeze_factor: channel reduction of the attention. upscale: 2, 3, 4 or 8.
+        res_scale: scale of each RCAB's residual (the official code ignores it; 1 in every published model).
+        img_range: pixel range the convolutions work in. rgb_mean: pixel mean of the training set (DIV2K).
+    """
+
+    def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64, num_group: int = 10,
+                 num_block: int = 20, squeeze_factor: int = 16, upscale: int = 4, res_scale: float = 1.0,
+                 img_range: float = 255.0, rgb_mean: tuple[float, ...] = DIV2K_RGB_MEAN) -> None:
+        super().__init__()
+        if not len(rgb_mean) == num_in_ch == num_out_ch:
+            raise ValueError(f'RCAN: rgb_mean needs one value per channel ({num_in_ch} in, {num_out_ch} out), '
+                             f'got {list(rgb_mean)}.')
+        self.img_range = img_range
+        # A fixed statistic, not a weight: kept out of the state dict, as in BasicSR's files.
+        self.register_buffer('mean', torch.tensor(rgb_mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+        self.body = make_layer(ResidualGroup, num_group, num_feat=num_feat, num_block=num_block,
+                               squeeze_factor=squeeze_factor, res_scale=res_scale)
+        self.conv_after_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.upsample = Upsample(upscale, num_feat)
+        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv_first((x - self.mean) * self.img_range)
+        x = x + self.conv_after_body(self.body(x))
+        return self.conv_last(self.upsample(x)) / self.img_range + self.mean
+
+    def convert_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Accept the official RCAN layout, whose mean shift must match ``rgb_mean`` at ``img_range``."""
+        layout = detect_layout(state, 'RCAN')
+        if layout in (None, BASICSR):
+            return state
+        state, shift = pop_rcan_mean_shift(state)
+        file_mean = shift / self.img_range
+        if not torch.allclose(file_mean, self.mean.flatten().cpu(), atol=1e-5):
+            raise CheckpointError(
+                f'the mean shift of these official RCAN weights is rgb_mean {file_mean.tolist()} at img_range '
+                f'{self.img_range:g}, the network has {self.mean.flatten().tolist()}: set network_g.rgb_mean to '
+                'the file\'s values.')
+        return rename_keys(state, 'RCAN', layout, BASICSR)
