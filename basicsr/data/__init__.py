@@ -7,7 +7,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from basicsr.data.prefetcher import CPUPrefetcher, CUDAPrefetcher
-from basicsr.data.sampler import EnlargedSampler
+from basicsr.data.sampler import EnlargedSampler, ShardSampler
+from basicsr.utils.dist_util import get_dist_info
 from basicsr.utils.option_schema import DATASET
 from basicsr.utils.registry import DATASET_REGISTRY, import_modules
 
@@ -31,7 +32,8 @@ def _seed_worker(worker_id: int) -> None:
 
 def build_dataloader(dataset: Dataset, dataset_opt: dict[str, Any], sampler: EnlargedSampler | None = None,
                      seed: int = 0) -> DataLoader:
-    """A DataLoader for training (batches from ``sampler``) or validation/testing (one whole image at a time)."""
+    """A DataLoader for training (batches from ``sampler``) or validation/testing (one whole image at a time;
+    in distributed runs, this rank's share of the images)."""
     phase = dataset_opt['phase']
     generator = torch.Generator().manual_seed(seed)
     if phase == 'train':
@@ -40,7 +42,8 @@ def build_dataloader(dataset: Dataset, dataset_opt: dict[str, Any], sampler: Enl
                           num_workers=workers, pin_memory=dataset_opt['pin_memory'] and torch.cuda.is_available(),
                           persistent_workers=dataset_opt['persistent_workers'] and workers > 0,
                           worker_init_fn=_seed_worker, generator=generator)
-    return DataLoader(dataset, batch_size=1, shuffle=False, num_workers=0)
+    rank, world_size = get_dist_info()
+    return DataLoader(dataset, batch_size=1, sampler=ShardSampler(len(dataset), world_size, rank), num_workers=0)
 
 
 def build_prefetcher(loader: DataLoader, dataset_opt: dict[str, Any],
