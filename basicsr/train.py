@@ -13,12 +13,12 @@ from basicsr.data import build_dataloader, build_dataset, build_prefetcher
 from basicsr.data.demo_data import prepare_demo_data
 from basicsr.data.sampler import EnlargedSampler
 from basicsr.models import build_model
-from basicsr.utils.checkpoint import load_checkpoint, resumable_states
-from basicsr.utils.dist_util import LAUNCHERS, get_dist_info, init_dist
+from basicsr.utils.checkpoint import load_checkpoint, remove_stale_temporaries, resumable_states
+from basicsr.utils.dist_util import LAUNCHERS, broadcast_object, close_dist, get_dist_info, init_dist
 from basicsr.utils.errors import BasicSRError, CheckpointError, OptionError
-from basicsr.utils.logger import MessageLogger, get_env_info, get_root_logger, init_tb_logger
-from basicsr.utils.misc import get_time_str, mkdir_and_rename, set_random_seed
-from basicsr.utils.options import dict2str, parse_options, save_options
+from basicsr.utils.logger import MessageLogger, get_env_info, get_root_logger, init_tb_logger, init_wandb_logger
+from basicsr.utils.misc import get_time_str, mkdir_and_rename, set_random_seed, use_deterministic_algorithms
+from basicsr.utils.options import check_dataset_paths, dict2str, parse_options, save_options
 
 
 def build_arg_parser(description: str) -> argparse.ArgumentParser:
@@ -27,28 +27,36 @@ def build_arg_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='distributed launcher')
     parser.add_argument('--auto_resume', action='store_true', help='resume from the newest complete checkpoint')
     parser.add_argument('--debug', action='store_true', help="prefix the name with 'debug_' (short frequencies)")
-    parser.add_argument('--local_rank', type=int, default=0, help=argparse.SUPPRESS)  # older torch.distributed
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help=argparse.SUPPRESS)  # passed by torch.distributed.launch
     parser.add_argument('--force_yml', nargs='+', default=[], metavar='KEY:KEY=VALUE',
                         help='override options, e.g. train:total_iter=100 path:resume_state=~')
     return parser
 
 
 def init_run(argv: Sequence[str] | None, root_path: str | None, is_train: bool) -> dict[str, Any]:
-    """Parse the command line and options; join the process group; seed. Shared by training and testing."""
+    """Parse the command line and options; join the process group; seed. Shared by training and testing.
+
+    Every rank uses rank 0's ``manual_seed`` (drawn at random when absent), so they agree on the data order;
+    the global generators are seeded with ``manual_seed + rank``.
+    """
     args = build_arg_parser(__doc__ if is_train else 'Test a model.').parse_args(argv)
-    if args.launcher != 'none':
-        init_dist(args.launcher)
     opt = parse_options(args.opt, is_train, args.force_yml, root_path, args.debug)
+    init_dist(args.launcher, opt['dist_params']['backend'], opt['dist_params']['port'])
+    opt['manual_seed'] = broadcast_object(opt['manual_seed'])
     rank, world_size = get_dist_info()
     opt.update(dist=args.launcher != 'none', rank=rank, world_size=world_size, auto_resume=args.auto_resume)
     if opt['num_gpu'] == 'auto':
         opt['num_gpu'] = torch.cuda.device_count()
     set_random_seed(opt['manual_seed'] + rank)
+    if opt['deterministic']:
+        use_deterministic_algorithms()
     if opt['prepare_demo_data']:
         if rank == 0:
             prepare_demo_data(opt['prepare_demo_data'])
         if opt['dist']:
             torch.distributed.barrier()
+    check_dataset_paths(opt)
     return opt
 
 
@@ -60,18 +68,26 @@ def find_resume_state(opt: dict[str, Any]) -> dict[str, Any] | None:
     if state_path is not None:
         state = load_checkpoint(state_path)
     elif opt['auto_resume']:
-        for candidate in resumable_states(paths['training_states'], paths['models']):
-            try:
-                state, state_path = load_checkpoint(candidate), candidate
-                break
-            except CheckpointError as err:
-                get_root_logger().warning(f'Skipping an unreadable training state: {err}')
+        if opt['rank'] == 0:
+            for folder in (paths['training_states'], paths['models']):
+                for stale in remove_stale_temporaries(folder):
+                    get_root_logger().warning(f'Removed {stale}, left by an interrupted checkpoint write.')
+            for candidate in resumable_states(paths['training_states'], paths['models']):
+                try:
+                    state, state_path = load_checkpoint(candidate), candidate
+                    break
+                except CheckpointError as err:
+                    get_root_logger().warning(f'Skipping an unreadable training state: {err}')
+        state_path = broadcast_object(state_path)  # every rank resumes from the state rank 0 picked
+        if state is None and state_path is not None:
+            state = load_checkpoint(state_path)
     if state is None:
         return None
     models = Path(state_path).resolve().parent.parent / 'models'
     for net in ('g', 'd'):
         if f'network_{net}' in opt:
             paths[f'pretrain_network_{net}'] = str(models / f"net_{net}_{state['iter']}.pth")
+            paths[f'param_key_{net}'] = 'params'  # the trained weights, not the EMA a fine-tune may start from
     paths['resume_state'] = str(state_path)
     return state
 
@@ -125,9 +141,12 @@ def train_pipeline(root_path: str | None = None, argv: Sequence[str] | None = No
     logger.info('Options:\n' + dict2str(opt))
     if opt['rank'] == 0:
         save_options(opt, Path(opt['path']['experiments_root']) / 'options.yml')
-    tb_logger = None
-    if opt['logger']['use_tb_logger'] and 'debug' not in opt['name']:
-        tb_logger = init_tb_logger(Path(opt['path']['root']) / 'tb_logger' / opt['name'])
+    tb_logger = wandb_run = None
+    if 'debug' not in opt['name']:
+        if opt['logger']['wandb']['project'] is not None:
+            wandb_run = init_wandb_logger(opt)  # before the TensorBoard writer, whose scalars it mirrors
+        if opt['logger']['use_tb_logger']:
+            tb_logger = init_tb_logger(Path(opt['path']['root']) / 'tb_logger' / opt['name'])
 
     train_loader, sampler, val_loaders = create_train_val_dataloaders(opt, logger)
     model = build_model(opt)
@@ -143,6 +162,8 @@ def train_pipeline(root_path: str | None = None, argv: Sequence[str] | None = No
     finally:
         if tb_logger is not None:
             tb_logger.close()
+        if wandb_run is not None:
+            wandb_run.finish()
 
 
 def _train_loop(opt: dict[str, Any], model: Any, train_loader: Any, sampler: EnlargedSampler, val_loaders: list,
@@ -195,6 +216,8 @@ def run_cli(pipeline: Callable[..., Any], argv: Sequence[str] | None, root_path:
     except BasicSRError as err:
         get_root_logger().error(f'error: {err}')
         return 1
+    finally:
+        close_dist()
     return 0
 
 

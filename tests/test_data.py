@@ -30,7 +30,7 @@ def test_paired_crop_positions_match_across_scales():
 def test_paired_crop_rejects_mismatched_sizes_naming_files():
     with pytest.raises(DataError, match='gt.png .* is not x4 the size of lq.png'):
         paired_random_crop(np.zeros((40, 48, 3)), np.zeros((9, 12, 3)), 16, 4, random.Random(0), 'gt.png', 'lq.png')
-    with pytest.raises(DataError, match='lq.png .* is smaller than the LQ patch size 8x8'):
+    with pytest.raises(DataError, match=r'gt.png \(48x24\) is smaller than the GT patch size 32x32'):
         paired_random_crop(np.zeros((24, 48, 3)), np.zeros((6, 12, 3)), 32, 4, random.Random(0), 'gt.png', 'lq.png')
 
 

@@ -43,17 +43,18 @@ def check_pair_size(gt_shape: tuple, lq_shape: tuple, scale: int, gt_path: str, 
                         f'({lq_shape[1]}x{lq_shape[0]}); expected GT {lq_shape[1] * scale}x{lq_shape[0] * scale}.')
 
 
-def _check_patch_fits(shape: tuple, patch: int, path: str, what: str) -> None:
-    if shape[0] < patch or shape[1] < patch:
-        raise DataError(f'{path} ({shape[1]}x{shape[0]}) is smaller than the {what} patch size {patch}x{patch}.')
+def _check_patch_fits(shape: tuple, gt_size: int, path: str) -> None:
+    if shape[0] < gt_size or shape[1] < gt_size:
+        raise DataError(f'{path} ({shape[1]}x{shape[0]}) is smaller than the GT patch size {gt_size}x{gt_size} '
+                        '(gt_size).')
 
 
 def paired_random_crop(gt: np.ndarray, lq: np.ndarray, gt_size: int, scale: int, rng: random.Random,
                        gt_path: str = '', lq_path: str = '') -> tuple[np.ndarray, np.ndarray]:
     """A random ``gt_size`` GT patch and the matching ``gt_size // scale`` LQ patch."""
     check_pair_size(gt.shape, lq.shape, scale, gt_path, lq_path)
+    _check_patch_fits(gt.shape, gt_size, gt_path)  # the pair's sizes match, so the LQ patch fits too
     lq_size = gt_size // scale
-    _check_patch_fits(lq.shape, lq_size, lq_path, 'LQ')
     top = rng.randint(0, lq.shape[0] - lq_size)
     left = rng.randint(0, lq.shape[1] - lq_size)
     lq_patch = lq[top:top + lq_size, left:left + lq_size, ...]
@@ -69,7 +70,7 @@ def random_crop_with_bicubic_lq(gt: np.ndarray, gt_size: int, scale: int, rng: r
     :func:`paired_random_crop`), but only a small region around the patch is downscaled.
     """
     gt = mod_crop(gt, scale)
-    _check_patch_fits(gt.shape, gt_size, gt_path, 'GT')
+    _check_patch_fits(gt.shape, gt_size, gt_path)
     lq_h, lq_w = gt.shape[0] // scale, gt.shape[1] // scale
     lq_size = gt_size // scale
     top = rng.randint(0, lq_h - lq_size)

@@ -11,9 +11,10 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from basicsr.utils.checkpoint import extract_state_dict, load_checkpoint, save_checkpoint
-from basicsr.utils.dist_util import get_dist_info, master_only, select_device
-from basicsr.utils.errors import CheckpointError
+from basicsr.utils.checkpoint import extract_state_dict, load_checkpoint, prune_checkpoints, save_checkpoint
+from basicsr.utils.dist_util import (check_replicas_in_sync, gather_to_master, get_dist_info, master_only,
+                                     select_device)
+from basicsr.utils.errors import CheckpointError, TrainingError
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.registry import OPTIMIZER_REGISTRY, SCHEDULER_REGISTRY
 
@@ -31,12 +32,18 @@ class BaseModel:
         self.logger = get_root_logger()
         self._loss_sums: dict[str, torch.Tensor] = {}
         self._loss_counts: dict[str, int] = {}
+        self._nonfinite_streak = 0
 
     # ----------------------------------------------------------------------------------------- networks
     def model_to_device(self, net: nn.Module) -> nn.Module:
-        """Move ``net`` to the device; wrap it in DistributedDataParallel in distributed runs."""
+        """Move ``net`` to the device; in distributed runs wrap it in DistributedDataParallel (which starts every
+        rank from rank 0's weights and averages gradients), unless it has nothing to train.
+
+        The root option ``find_unused_parameters`` is for networks whose forward pass leaves some parameters
+        without gradients.
+        """
         net = net.to(self.device)
-        if self.opt.get('dist'):
+        if self.opt.get('dist') and any(p.requires_grad for p in net.parameters()):
             find_unused = self.opt.get('find_unused_parameters', False)
             device_ids = [self.device.index] if self.device.type == 'cuda' else None
             net = DistributedDataParallel(net, device_ids=device_ids, find_unused_parameters=find_unused)
@@ -63,7 +70,10 @@ class BaseModel:
         """
         bare = self.get_bare_model(net)
         state = extract_state_dict(load_checkpoint(load_path), param_key, load_path)
-        state = self.convert_state_dict(bare, state)
+        try:
+            state = self.convert_state_dict(bare, state)
+        except CheckpointError as err:  # the network does not know the file: name it here
+            raise CheckpointError(f'{load_path}: {err}') from None
         own = bare.state_dict()
         mismatched = [f'{k}: {tuple(v.shape)} in file, {tuple(own[k].shape)} in network'
                       for k, v in state.items() if k in own and v.shape != own[k].shape]
@@ -95,6 +105,10 @@ class BaseModel:
         for net, key in zip(nets, param_keys):
             state = self.get_bare_model(net).state_dict()
             checkpoint[key] = OrderedDict((k, v.detach().cpu()) for k, v in state.items())
+            broken = [k for k, v in checkpoint[key].items() if v.is_floating_point() and not v.isfinite().all()]
+            if broken:
+                raise TrainingError(f'{net_label} ({key}) holds non-finite values in {broken[:5]} at iteration '
+                                    f'{current_iter}; it is not saved, the previous checkpoints are kept.')
         if get_dist_info()[0] == 0:
             save_checkpoint(checkpoint, Path(self.opt['path']['models']) / f'{net_label}_{current_iter}.pth')
 
@@ -118,6 +132,36 @@ class BaseModel:
         """Set every optimiser's learning rate for ``current_iter`` (with linear warm-up before ``warmup_iter``)."""
         for schedule in self.schedulers:
             schedule.step_to(current_iter, warmup_iter)
+
+    def guarded_step(self, losses: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
+                     current_iter: int) -> bool:
+        """Back-propagate the sum of ``losses`` and step ``optimizer``, unless the loss or a gradient is not finite.
+
+        A non-finite step is skipped (gradients dropped) and logged with the loss terms; after
+        ``train.max_nonfinite_steps`` of them in a row the run stops with a TrainingError. One device
+        synchronisation per call. Returns whether the step was taken.
+        """
+        total = sum(losses.values())
+        total.backward()
+        grads = [p.grad for group in optimizer.param_groups for p in group['params'] if p.grad is not None]
+        norms = torch.stack([total.detach().float(), *[n.float() for n in torch._foreach_norm(grads)]])
+        if self.opt.get('dist'):  # every rank must take the same decision; a NaN anywhere makes the sum NaN
+            dist.all_reduce(norms)
+        if bool(norms.isfinite().all()):
+            optimizer.step()
+            self._nonfinite_streak = 0
+            return True
+        optimizer.zero_grad(set_to_none=True)
+        self._nonfinite_streak += 1
+        terms = ', '.join(f'{name} {value.item():.4g}' for name, value in losses.items())
+        limit = self.opt['train'].get('max_nonfinite_steps', 5)
+        self.logger.warning(f'Iteration {current_iter}: non-finite loss or gradient ({terms}); step skipped '
+                            f'({self._nonfinite_streak} in a row, limit {limit}).')
+        if self._nonfinite_streak >= limit:
+            raise TrainingError(f'iteration {current_iter}: {self._nonfinite_streak} non-finite steps in a row '
+                                f'(train.max_nonfinite_steps = {limit}); stopping. Lower the learning rate or '
+                                'check the data; the last saved checkpoint is intact.')
+        return False
 
     def get_current_learning_rate(self) -> list[float]:
         return [group['lr'] for group in self.optimizers[0].param_groups]
@@ -168,7 +212,12 @@ class BaseModel:
         """Write ``<training_states>/<iter>.state``: optimisers, schedules, RNG states, best metrics, ``extra``.
 
         Written after the networks of the same iteration, so an existing ``.state`` means a complete checkpoint.
+        Every rank must call it: the ranks' RNG states are gathered (one entry per rank) and their weights
+        checked to be equal before rank 0 writes.
         """
+        rng_states = gather_to_master(capture_rng_state())
+        replicas = {name: net for name, net in vars(self).items() if isinstance(net, DistributedDataParallel)}
+        check_replicas_in_sync(replicas, current_iter)
         if get_dist_info()[0] != 0:
             return
         state = {
@@ -176,11 +225,14 @@ class BaseModel:
             'iter': current_iter,
             'optimizers': [o.state_dict() for o in self.optimizers],
             'schedulers': [s.state_dict() for s in self.schedulers],
-            'rng': capture_rng_state(),
+            'rng': rng_states,
             'best_metric_results': getattr(self, 'best_metric_results', {}),
             **extra,
         }
         save_checkpoint(state, Path(self.opt['path']['training_states']) / f'{current_iter}.state')
+        keep = self.opt['logger'].get('keep_last_checkpoints')
+        if keep:
+            prune_checkpoints(self.opt['path']['training_states'], self.opt['path']['models'], keep)
 
     def resume_training(self, resume_state: dict[str, Any]) -> None:
         """Restore optimisers, schedules, best metrics and RNG states from a loaded training state."""
@@ -193,16 +245,24 @@ class BaseModel:
             schedule.load_state_dict(state)
         if resume_state.get('best_metric_results'):
             self.best_metric_results = resume_state['best_metric_results']
-        if 'rng' in resume_state:
-            restore_rng_state(resume_state['rng'])
+        rank, world_size = get_dist_info()
+        rng_states = resume_state.get('rng', [])
+        if len(rng_states) == world_size:
+            restore_rng_state(rng_states[rank])
+        elif rng_states:
+            self.logger.warning(f'The training state holds the random generators of {len(rng_states)} '
+                                f'process(es), this run has {world_size}: they keep their fresh seeds.')
 
 
 def capture_rng_state() -> dict[str, Any]:
-    """Python, numpy and torch generator states, in types ``torch.load(weights_only=True)`` accepts."""
+    """Python, numpy and torch generator states, in types ``torch.load(weights_only=True)`` accepts.
+
+    numpy's uint32 key array is held as int64: torch.distributed cannot send uint32 tensors between ranks.
+    """
     np_state = np.random.get_state()
     state = {
         'python': random.getstate(),
-        'numpy': (np_state[0], torch.from_numpy(np_state[1].copy()), *np_state[2:]),
+        'numpy': (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]),
         'torch': torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -213,7 +273,7 @@ def capture_rng_state() -> dict[str, Any]:
 def restore_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state['python'])
     name, keys, *rest = state['numpy']
-    np.random.set_state((name, keys.numpy(), *rest))
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available() and len(state['cuda']) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state['cuda'])

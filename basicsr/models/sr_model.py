@@ -3,6 +3,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -11,6 +12,8 @@ from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.metrics import calculate_metric, mean_metrics
 from basicsr.models.base_model import BaseModel
+from basicsr.models.inference import super_resolve
+from basicsr.utils.dist_util import all_gather_objects, gather_to_master, get_dist_info
 from basicsr.utils.errors import OptionError
 from basicsr.utils.img_util import imwrite, tensor2img
 from basicsr.utils.matlab_functions import imresize
@@ -64,28 +67,39 @@ class SRModel(BaseModel):
     def optimize_parameters(self, current_iter: int) -> None:
         self.optimizer_g.zero_grad(set_to_none=True)
         self.output = self.net_g(self.lq)
+        losses = self.content_losses()
+        if self.guarded_step(losses, self.optimizer_g, current_iter):
+            self.accumulate_losses(losses)
+            if self.ema_decay > 0:
+                self.model_ema(self.ema_decay)
+
+    def content_losses(self, prefix: str = 'l_') -> 'OrderedDict[str, torch.Tensor]':
+        """The pixel, perceptual and style losses of ``self.output`` against ``self.gt`` that are configured,
+        named ``<prefix>pix``, ``<prefix>percep`` and ``<prefix>style``."""
         losses = OrderedDict()
         if self.cri_pix is not None:
-            losses['l_pix'] = self.cri_pix(self.output, self.gt)
+            losses[f'{prefix}pix'] = self.cri_pix(self.output, self.gt)
         if self.cri_perceptual is not None:
             l_percep, l_style = self.cri_perceptual(self.output, self.gt)
             if l_percep is not None:
-                losses['l_percep'] = l_percep
+                losses[f'{prefix}percep'] = l_percep
             if l_style is not None:
-                losses['l_style'] = l_style
-        sum(losses.values()).backward()
-        self.optimizer_g.step()
-        self.accumulate_losses(losses)
-        if self.ema_decay > 0:
-            self.model_ema(self.ema_decay)
+                losses[f'{prefix}style'] = l_style
+        return losses
 
     @torch.inference_mode()
     def test(self) -> None:
-        """``self.output`` = the generator (its EMA copy when there is one) applied to ``self.lq``."""
-        net = self.net_g_ema if getattr(self, 'net_g_ema', None) is not None else self.net_g
+        """``self.output`` = the generator (its EMA copy when there is one) applied to ``self.lq``, with the
+        inference options of ``val`` (``tile``/``tile_pad``, ``self_ensemble``, ``amp``).
+
+        The bare network runs, not its DDP wrapper: ranks validate different numbers of images, and DDP's
+        forward pass may communicate.
+        """
+        net = self.net_g_ema if getattr(self, 'net_g_ema', None) is not None else self.get_bare_model(self.net_g)
         was_training = net.training
         net.eval()
-        self.output = net(self.lq)
+        val = self.opt['val']
+        self.output = super_resolve(net, self.lq, val['tile'], val['tile_pad'], val['self_ensemble'], val['amp'])
         net.train(was_training)
 
     def get_current_visuals(self) -> 'OrderedDict[str, torch.Tensor]':
@@ -98,25 +112,46 @@ class SRModel(BaseModel):
                    save_img: bool = False) -> dict[str, dict[str, float]]:
         """Run on every image of ``dataloader``; log the mean of each ``val.metrics`` entry and keep the best.
 
+        Every rank must call it. In distributed runs each rank runs its share of the images (the loader's
+        ShardSampler); the per-image values are gathered on every rank in dataset order, each image once, so the
+        means equal one process's. Rank 0 writes the images of all ranks.
+        With ``tb_logger``, the first ``val.tb_images`` images also go to TensorBoard as bicubic | SR | GT grids.
         Returns the per-image metric values, ``{image_name: {metric_name: value}}``.
         """
         val_opt = self.opt['val']
         metrics_opt = val_opt.get('metrics') or {}
         baseline_due = val_opt.get('bicubic_baseline') and dataset_name not in self._bicubic_logged
-        per_image: dict[str, dict[str, float]] = {}
-        bicubic: dict[str, dict[str, float]] = {}
-        for data in tqdm(dataloader, desc=f'Validate {dataset_name}', unit='image', leave=False,
-                         disable=not val_opt.get('pbar', True)):
-            img_name = Path(data['lq_path'][0]).stem
-            self.feed_data(data)
-            self.test()
+        rank, world_size = get_dist_info()
+        rows = {}  # dataset index -> (image name, metric values, bicubic metric values), for this rank's images
+        shard = zip(dataloader.sampler, dataloader)  # the sampler's indices name the images' places in the set
+        steps = max(all_gather_objects(len(dataloader)))  # the ranks step together, for the image gathering
+        bar = tqdm(total=len(dataloader.dataset), desc=f'Validate {dataset_name}', unit='image', leave=False,
+                   disable=not val_opt.get('pbar', True) or rank != 0)
+        for _ in range(steps):
+            index, data = next(shard, (None, None))
+            image = None
+            if data is not None:
+                img_name = Path(data['lq_path'][0]).stem
+                self.feed_data(data)
+                self.test()
+                image = (img_name, tensor2img(self.output)) if save_img else None
+                if tb_logger is not None and index < val_opt['tb_images']:
+                    grid = comparison_grid(self.lq, self.output, self.gt, self.opt['scale'])
+                    tb_logger.add_image(f'images/{dataset_name}/{img_name}', grid, current_iter)
+                if self.gt is not None:
+                    baseline = (self._metrics(imresize(self.lq, self.opt['scale']), metrics_opt)
+                                if baseline_due else {})
+                    rows[index] = (img_name, self._metrics(self.output, metrics_opt), baseline)
+                del self.lq, self.output, self.gt
             if save_img:
-                self._save_image(self.output, dataset_name, img_name, current_iter)
-            if self.gt is not None:
-                per_image[img_name] = self._metrics(self.output, metrics_opt)
-                if baseline_due:
-                    bicubic[img_name] = self._metrics(imresize(self.lq, self.opt['scale']), metrics_opt)
-            del self.lq, self.output, self.gt
+                self._save_images_on_master(image, dataset_name, current_iter)
+            bar.update(min(world_size, bar.total - bar.n))
+        bar.close()
+        for rank_rows in all_gather_objects(rows):  # each image once, in dataset order, on every rank
+            rows.update(rank_rows)
+        ordered = [rows[index] for index in sorted(rows)]
+        per_image = {name: values for name, values, _ in ordered}
+        bicubic = {name: baseline for name, _, baseline in ordered if baseline}
         if bicubic:
             self._bicubic_logged.add(dataset_name)
             self.logger.info(f'Bicubic baseline on {dataset_name}: ' + ', '.join(
@@ -130,14 +165,21 @@ class SRModel(BaseModel):
     def _metrics(self, sr: torch.Tensor, metrics_opt: dict[str, dict[str, Any]]) -> dict[str, float]:
         return {name: calculate_metric(sr, self.gt, opt) for name, opt in metrics_opt.items()}
 
-    def _save_image(self, img: torch.Tensor, dataset_name: str, img_name: str, current_iter: int) -> None:
+    def _save_images_on_master(self, image: tuple[str, np.ndarray] | None, dataset_name: str,
+                               current_iter: int) -> None:
+        """Rank 0 writes the ``(name, image)`` every rank made in this step (None: a rank had none left)."""
+        for gathered in gather_to_master(image) or []:
+            if gathered is not None:
+                self._save_image(gathered[1], dataset_name, gathered[0], current_iter)
+
+    def _save_image(self, img: np.ndarray, dataset_name: str, img_name: str, current_iter: int) -> None:
         folder = Path(self.opt['path']['visualization'])
         suffix = self.opt['val'].get('suffix')
         if self.is_train:
             path = folder / img_name / f'{img_name}_{current_iter}.png'
         else:
             path = folder / dataset_name / f"{img_name}_{suffix or self.opt['name']}.png"
-        imwrite(tensor2img(img), path)
+        imwrite(img, path)
 
     def _update_best(self, dataset_name: str, means: dict[str, float], current_iter: int) -> None:
         best = self.best_metric_results.setdefault(dataset_name, {})
@@ -166,3 +208,13 @@ class SRModel(BaseModel):
         else:
             self.save_network(self.net_g, 'net_g', current_iter)
         self.save_training_state(epoch, current_iter, **extra)
+
+
+def comparison_grid(lq: torch.Tensor, sr: torch.Tensor, gt: torch.Tensor | None, scale: int) -> torch.Tensor:
+    """Bicubic upsampling | SR | GT (when given) of the first image of a batch, side by side: (3, H, k W) in [0, 1].
+
+    Panels are cropped to their common size (a GT that is not a multiple of the scale is a few pixels larger).
+    """
+    panels = [imresize(lq[0], scale), sr[0]] + ([gt[0]] if gt is not None else [])
+    height, width = min(p.shape[-2] for p in panels), min(p.shape[-1] for p in panels)
+    return torch.cat([p[:, :height, :width].detach().float().clamp(0, 1).cpu() for p in panels], dim=-1)

@@ -125,3 +125,29 @@ def resumable_states(states_dir: str | os.PathLike, models_dir: str | os.PathLik
         if path.stem.isdigit() and (models_dir / f'net_g_{path.stem}.pth').is_file():
             found.append((int(path.stem), path))
     return [path for _, path in sorted(found, reverse=True)]
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files an interrupted :func:`atomic_write` left in ``folder``; return them."""
+    folder = Path(folder)
+    stale = list(folder.glob(f'.*{TMP_SUFFIX}')) if folder.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def prune_checkpoints(states_dir: str | os.PathLike, models_dir: str | os.PathLike, keep: int) -> list[Path]:
+    """Delete the networks and training states older than the newest ``keep`` complete checkpoints.
+
+    States go first, so an interruption never leaves a state whose networks are gone. Returns the deleted files.
+    """
+    complete = resumable_states(states_dir, models_dir)
+    if len(complete) <= keep:
+        return []
+    oldest_kept = int(complete[keep - 1].stem)
+    states = [p for p in Path(states_dir).glob('*.state') if p.stem.isdigit() and int(p.stem) < oldest_kept]
+    networks = [p for p in Path(models_dir).glob('net_*_*.pth')
+                if p.stem.rsplit('_', 1)[1].isdigit() and int(p.stem.rsplit('_', 1)[1]) < oldest_kept]
+    for path in states + networks:
+        path.unlink(missing_ok=True)
+    return states + networks

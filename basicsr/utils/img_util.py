@@ -11,7 +11,6 @@ from typing import Sequence
 import cv2
 import numpy as np
 import torch
-from torchvision.utils import make_grid
 
 from basicsr.utils.errors import DataError
 
@@ -125,6 +124,7 @@ def tensor2img(tensor: torch.Tensor | list[torch.Tensor], rgb2bgr: bool = True, 
         t = t.detach().squeeze(0).float().cpu().clamp(*min_max)
         t = (t - min_max[0]) / (min_max[1] - min_max[0])
         if t.dim() == 4:
+            from torchvision.utils import make_grid  # here: importing torchvision doubles the start-up time
             t = make_grid(t, nrow=int(math.sqrt(t.size(0))), normalize=False)
         if t.dim() == 3:
             img = t.numpy().transpose(1, 2, 0)

@@ -56,6 +56,18 @@ def set_random_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def use_deterministic_algorithms() -> None:
+    """Make every kernel deterministic, so that a run (and a resumed run) repeats exactly.
+
+    cuBLAS needs a fixed workspace for that; cuDNN's autotuner is turned off because it may pick different
+    algorithms from run to run.
+    """
+    os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
 def sizeof_fmt(size: float, suffix: str = 'B') -> str:
     """Human-readable byte count, e.g. ``1.5 MiB``."""
     for unit in ('', 'Ki', 'Mi', 'Gi', 'Ti'):

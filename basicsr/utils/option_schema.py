@@ -42,6 +42,7 @@ class Plugin:
     keys: dict[str, Any] = field(default_factory=dict)
     injected: tuple[str, ...] = ()
     optional: bool = True
+    arg_checks: dict[str, Callable[[Any], str | None]] = field(default_factory=dict)  # range checks of arguments
 
 
 def positive(value: Any) -> str | None:
@@ -54,6 +55,13 @@ def non_negative(value: Any) -> str | None:
 
 def unit_interval(value: Any) -> str | None:
     return None if 0 <= value < 1 else 'must be in [0, 1)'
+
+
+def plain_name(value: Any) -> str | None:
+    """Names become folder names: no separators or '..', so outputs stay inside their experiment folder."""
+    if not value or value in ('.', '..') or any(sep in value for sep in ('/', '\\', '\0')):
+        return "must be a plain name (no '/', '\\' or '..')"
+    return None
 
 
 def _dataset_phase(name: str) -> str | None:
@@ -85,9 +93,9 @@ PATH = Section({
     'visualization': Key(str | None),
 })
 
-OPTIMIZER = Plugin('optimizer', injected=('params',))
+OPTIMIZER = Plugin('optimizer', injected=('params',), arg_checks={'lr': positive, 'weight_decay': non_negative})
 SCHEDULER = Plugin('scheduler', injected=('optimizer',))
-LOSS = Plugin('loss')
+LOSS = Plugin('loss', arg_checks={'loss_weight': non_negative})
 
 TRAIN = Section({
     'ema_decay': Key(float, 0.0, unit_interval, doc='0 disables the EMA copy of the generator'),
@@ -101,6 +109,7 @@ TRAIN = Section({
     'gan_opt': LOSS,
     'net_d_iters': Key(int, 1, positive),
     'net_d_init_iters': Key(int, 0, non_negative),
+    'max_nonfinite_steps': Key(int, 5, positive, doc='stop after this many non-finite losses/gradients in a row'),
 }, optional=True)
 
 METRIC = Plugin('metric', injected=('img', 'img2'), optional=False, keys={
@@ -110,25 +119,33 @@ METRIC = Plugin('metric', injected=('img', 'img2'), optional=False, keys={
 VAL = Section({
     'val_freq': Key(int, 5000, positive),
     'save_img': Key(bool, False),
-    'suffix': Key(str | None, doc='appended to saved image names'),
+    'suffix': Key(str | None, None, plain_name, doc='appended to saved image names'),
     'pbar': Key(bool, True),
     'bicubic_baseline': Key(bool, False, doc='also log the metrics of bicubic upsampling, once per dataset'),
+    'tile': Key(int | None, None, positive, doc='run the network on tiles of this size (LQ pixels) to save memory'),
+    'tile_pad': Key(int, 16, non_negative, doc='context pixels around each tile'),
+    'self_ensemble': Key(bool, False, doc='average the outputs of the 8 flips/rotations (x8 slower)'),
+    'amp': Key(Literal['none', 'fp16', 'bf16'], 'none', doc='inference precision (autocast)'),
+    'tb_images': Key(int, 4, non_negative,
+                     doc='TensorBoard gets bicubic | SR | GT grids of the first this-many images of each set'),
     'metrics': MapOf(METRIC),
 })
 
 LOGGER = Section({
     'print_freq': Key(int, 100, positive),
     'save_checkpoint_freq': Key(int, 5000, positive),
+    'keep_last_checkpoints': Key(int | None, None, positive, doc='prune older networks and states; ~ keeps all'),
     'use_tb_logger': Key(bool, True),
     'wandb': Section({'project': Key(str | None), 'resume_id': Key(str | None)}),
 })
 
 ROOT = Section({
-    'name': Key(str, REQUIRED),
+    'name': Key(str, REQUIRED, plain_name),
     'model_type': Key(str, REQUIRED, registry='model'),
     'scale': Key(int, 4, positive),
     'num_gpu': Key(int | Literal['auto'], 'auto', non_negative, doc="0 runs on the CPU; 'auto' uses every GPU"),
     'manual_seed': Key(int | None),
+    'deterministic': Key(bool, False, doc='deterministic algorithms: a resumed run repeats an uninterrupted one'),
     'prepare_demo_data': Key(str | None, doc='folder to fill with the built-in demo images when missing'),
     'datasets': MapOf(DATASET, _dataset_phase),
     'network_g': Plugin('arch', optional=False),
@@ -137,5 +154,9 @@ ROOT = Section({
     'train': TRAIN,
     'val': VAL,
     'logger': LOGGER,
-    'dist_params': Section({'backend': Key(str, 'nccl'), 'port': Key(int, 29500)}),
+    'dist_params': Section({
+        'backend': Key(str, 'nccl', doc='nccl on GPUs, gloo on CPUs (nccl falls back to gloo without CUDA)'),
+        'port': Key(int, 29500, doc='master port of Slurm jobs (torchrun sets its own)'),
+    }),
+    'find_unused_parameters': Key(bool, False, doc='DDP: allow parameters that get no gradient in a step'),
 })

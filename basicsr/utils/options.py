@@ -191,6 +191,10 @@ def _validate_plugin(value: dict, spec: Plugin, path: tuple, lines: _Lines) -> d
     arguments = {k: v for k, v in value.items() if k not in spec.keys and k != 'type'}
     with _located(lines, path):
         arguments = check_arguments(target, arguments, '.'.join(path), injected=spec.injected)
+    for key, check in spec.arg_checks.items():
+        problem = check(arguments[key]) if arguments.get(key) is not None else None
+        if problem:
+            raise _fail(lines, path + (key,), f'{problem}, got {arguments[key]!r}.')
     return {'type': value['type'], **framework, **arguments}
 
 
@@ -220,6 +224,10 @@ def parse_options(opt_path: str | os.PathLike, is_train: bool = True, overrides:
     for name, dataset in opt['datasets'].items():
         dataset['phase'] = name.split('_')[0]
         dataset['scale'] = opt['scale']
+        gt_size = dataset.get('gt_size')
+        if isinstance(gt_size, int) and (gt_size <= 0 or gt_size % opt['scale']):
+            raise _fail(lines, ('datasets', name, 'gt_size'),
+                        f"must be a positive multiple of scale {opt['scale']}, got {gt_size}.")
     if opt['manual_seed'] is None:
         opt['manual_seed'] = random.randint(1, 10000)
     resolve_paths(opt, root_path)
@@ -235,6 +243,14 @@ def resolve_paths(opt: dict, root_path: str | os.PathLike | None = None) -> None
     def absolute(p: str | None) -> str | None:
         return None if p is None else str(root / Path(p).expanduser())
 
+    def inside_root(key: str, p: str) -> Path:
+        """An output folder: relative ones must stay below the root (absolute ones are the user's choice)."""
+        resolved = Path(absolute(p)).resolve()
+        if not Path(p).expanduser().is_absolute() and not resolved.is_relative_to(root):
+            raise OptionError(f'path.{key}: {p!r} leads outside {root}; give an absolute path to write there.',
+                              key_path=f'path.{key}')
+        return resolved
+
     for dataset in opt['datasets'].values():
         for key in _DATASET_PATH_KEYS:
             if isinstance(dataset.get(key), str):
@@ -245,7 +261,7 @@ def resolve_paths(opt: dict, root_path: str | os.PathLike | None = None) -> None
         opt['prepare_demo_data'] = absolute(opt['prepare_demo_data'])
 
     if opt['is_train']:
-        base = Path(absolute(paths['experiments_root'] or f"experiments/{opt['name']}"))
+        base = inside_root('experiments_root', paths['experiments_root'] or f"experiments/{opt['name']}")
         paths.update(experiments_root=str(base), models=str(base / 'models'),
                      training_states=str(base / 'training_states'), log=str(base),
                      visualization=str(base / 'visualization'))
@@ -254,8 +270,17 @@ def resolve_paths(opt: dict, root_path: str | os.PathLike | None = None) -> None
             opt['logger']['print_freq'] = 1
             opt['logger']['save_checkpoint_freq'] = 8
     else:
-        base = Path(absolute(paths['results_root'] or f"results/{opt['name']}"))
+        base = inside_root('results_root', paths['results_root'] or f"results/{opt['name']}")
         paths.update(results_root=str(base), log=str(base), visualization=str(base / 'visualization'))
+
+
+def check_dataset_paths(opt: dict) -> None:
+    """Every data folder and meta-info file the datasets name must exist (checked before any work starts)."""
+    for name, dataset in opt['datasets'].items():
+        for key in _DATASET_PATH_KEYS:
+            value = dataset.get(key)
+            if isinstance(value, str) and not Path(value).exists():
+                raise OptionError(f'datasets.{name}.{key}: {value} does not exist.', key_path=f'datasets.{name}.{key}')
 
 
 def dict2str(opt: dict, indent: int = 1) -> str:
