@@ -1,4 +1,5 @@
-"""The run's logger (console + file), the periodic training message, and the TensorBoard writer."""
+"""The run's logger (console + file), the periodic training message, the TensorBoard writer and the optional
+Weights & Biases run."""
 import datetime
 import logging
 import os
@@ -6,6 +7,7 @@ import time
 from typing import Any
 
 from basicsr.utils.dist_util import get_dist_info, master_only
+from basicsr.utils.errors import OptionError
 
 LOGGER_NAME = 'basicsr'
 _FORMAT = '%(asctime)s %(levelname)s: %(message)s'
@@ -59,6 +61,35 @@ def init_tb_logger(log_dir: str | os.PathLike) -> Any:
     return SummaryWriter(log_dir=str(log_dir))
 
 
+def init_wandb_logger(opt: dict) -> Any:
+    """Start a Weights & Biases run for ``logger.wandb.project`` (rank 0 only; None elsewhere).
+
+    As in BasicSR, the run mirrors the TensorBoard writer (``sync_tensorboard``), so call this before
+    :func:`init_tb_logger`; ``logger.wandb.resume_id`` continues an existing run. ``wandb`` is imported only here,
+    so it is needed only when configured; ``WANDB_MODE=offline`` keeps the run on disk (``wandb sync`` later).
+    Every rank checks the options and the import, so that a problem stops all of them alike.
+    """
+    wandb_opt = opt['logger']['wandb']
+    if not opt['logger']['use_tb_logger']:
+        raise OptionError('logger.wandb.project is set, which mirrors TensorBoard: set logger.use_tb_logger: true '
+                          '(or logger.wandb.project: ~).', key_path='logger.use_tb_logger')
+    try:
+        import wandb
+    except ImportError as err:
+        raise OptionError(f"logger.wandb.project is '{wandb_opt['project']}' but the wandb package is not "
+                          'installed: pip install wandb, or set logger.wandb.project: ~.',
+                          key_path='logger.wandb.project') from err
+    if get_dist_info()[0] != 0:
+        return None
+    resume_id = wandb_opt['resume_id']
+    run = wandb.init(project=wandb_opt['project'], name=opt['name'], id=resume_id,
+                     resume='allow' if resume_id else 'never', config=opt, dir=opt['path']['root'],
+                     sync_tensorboard=True)
+    get_root_logger().info(f"Weights & Biases: project {wandb_opt['project']}, run id {run.id}"
+                           f"{' (resumed)' if resume_id else ''}; set logger.wandb.resume_id to it to continue.")
+    return run
+
+
 class MessageLogger:
     """Formats the periodic training line and sends the same scalars to TensorBoard.
 
@@ -101,11 +132,12 @@ class MessageLogger:
 
 def get_env_info() -> str:
     """Versions of the packages a run depends on, for the top of the log."""
+    from importlib.metadata import version  # torchvision's version without importing it (seconds of start-up)
+
     import numpy
     import torch
-    import torchvision
 
     from basicsr.version import __version__
     cuda = torch.version.cuda if torch.cuda.is_available() else 'not available'
-    return (f'basicsr {__version__}, PyTorch {torch.__version__}, TorchVision {torchvision.__version__}, '
+    return (f"basicsr {__version__}, PyTorch {torch.__version__}, TorchVision {version('torchvision')}, "
             f'numpy {numpy.__version__}, CUDA {cuda}')
