@@ -1,0 +1,96 @@
+"""Adversarial SR training (SRGAN): a generator and a discriminator, each with its own optimiser and schedule."""
+from collections import OrderedDict
+from typing import Any
+
+import torch
+
+from basicsr.archs import build_network
+from basicsr.losses import build_loss
+from basicsr.models.sr_model import SRModel
+from basicsr.utils.errors import OptionError
+from basicsr.utils.registry import MODEL_REGISTRY
+
+
+@MODEL_REGISTRY.register()
+class SRGANModel(SRModel):
+    """``network_g`` trained with pixel + perceptual + adversarial losses against ``network_d``.
+
+    Every iteration updates the discriminator. The generator is updated on iterations divisible by
+    ``train.net_d_iters`` (BasicSR's meaning: discriminator steps per generator step) once ``train.net_d_init_iters``
+    iterations have passed, so a discriminator can first be trained against a fixed (pretrained) generator.
+    Logged: ``l_g_pix``, ``l_g_percep``, ``l_g_style``, ``l_g_gan``, ``l_d_real``, ``l_d_fake`` and the mean
+    discriminator logits ``out_d_real`` / ``out_d_fake``. Validation, testing and the EMA are SRModel's.
+    """
+
+    def init_training_settings(self) -> None:
+        train_opt, paths = self.opt['train'], self.opt['path']
+        if 'network_d' not in self.opt:
+            raise OptionError(f"network_d: {self.opt['model_type']} needs a discriminator but none is given.",
+                              key_path='network_d')
+        if not train_opt.get('gan_opt'):
+            raise OptionError(f"train.gan_opt: {self.opt['model_type']} needs an adversarial loss but none is given.",
+                              key_path='train.gan_opt')
+        self.net_d = self.model_to_device(build_network(self.opt['network_d'], 'network_d'))
+        self.print_network(self.net_d)
+        if paths.get('pretrain_network_d'):
+            self.load_network(self.net_d, paths['pretrain_network_d'], paths['strict_load_d'], paths['param_key_d'])
+        self.net_d.train()
+        self.cri_gan = build_loss(train_opt['gan_opt'], 'train.gan_opt').to(self.device)
+        self.net_d_iters = train_opt['net_d_iters']
+        self.net_d_init_iters = train_opt['net_d_init_iters']
+        super().init_training_settings()  # EMA, pixel/perceptual losses, optimisers (G then D), schedules
+
+    def setup_optimizers(self) -> None:
+        super().setup_optimizers()
+        if 'optim_d' not in self.opt['train']:
+            raise OptionError('train.optim_d: required for adversarial training but missing.', key_path='train.optim_d')
+        self.optimizer_d = self.build_optimizer(self.opt['train']['optim_d'], self.net_d.parameters(),
+                                                'train.optim_d')
+
+    def generator_steps_at(self, current_iter: int) -> bool:
+        """Whether the generator is updated in iteration ``current_iter``."""
+        return current_iter > self.net_d_init_iters and current_iter % self.net_d_iters == 0
+
+    def optimize_parameters(self, current_iter: int) -> None:
+        if self.generator_steps_at(current_iter):
+            self._generator_step(current_iter)
+        else:
+            with torch.no_grad():
+                self.output = self.net_g(self.lq)
+        self._discriminator_step(current_iter)
+        if self.ema_decay > 0:
+            self.model_ema(self.ema_decay)
+
+    def _generator_step(self, current_iter: int) -> None:
+        self.net_d.requires_grad_(False)  # the adversarial term must not leave gradients in D
+        self.optimizer_g.zero_grad(set_to_none=True)
+        self.output = self.net_g(self.lq)
+        losses = self.content_losses(prefix='l_g_')
+        losses['l_g_gan'] = self.generator_gan_loss(self.net_d(self.output))
+        if self.guarded_step(losses, self.optimizer_g, current_iter):
+            self.accumulate_losses(losses)
+        self.net_d.requires_grad_(True)
+
+    def _discriminator_step(self, current_iter: int) -> None:
+        self.optimizer_d.zero_grad(set_to_none=True)
+        real_pred = self.net_d(self.gt)
+        fake_pred = self.net_d(self.output.detach())
+        l_d_real, l_d_fake = self.discriminator_gan_losses(real_pred, fake_pred)
+        losses = OrderedDict(l_d_real=l_d_real, l_d_fake=l_d_fake)
+        if self.guarded_step(losses, self.optimizer_d, current_iter):
+            self.accumulate_losses({**losses, 'out_d_real': real_pred.detach().mean(),
+                                    'out_d_fake': fake_pred.detach().mean()})
+
+    def generator_gan_loss(self, fake_pred: torch.Tensor) -> torch.Tensor:
+        """The adversarial term of the generator loss, from the discriminator's logits on ``self.output``."""
+        return self.cri_gan(fake_pred, True, is_disc=False)
+
+    def discriminator_gan_losses(self, real_pred: torch.Tensor,
+                                 fake_pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The discriminator's losses on real (``self.gt``) and generated images."""
+        return self.cri_gan(real_pred, True, is_disc=True), self.cri_gan(fake_pred, False, is_disc=True)
+
+    def save(self, epoch: int, current_iter: int, **extra: Any) -> None:
+        """Save the discriminator, then the generator and the training state (which includes both optimisers)."""
+        self.save_network(self.net_d, 'net_d', current_iter)
+        super().save(epoch, current_iter, **extra)
