@@ -45,7 +45,12 @@ setup(
     packages=find_packages(include=['basicsr', 'basicsr.*']),
     python_requires='>=3.10',
     install_requires=requirements(),
-    extras_require={'test': ['pytest>=7.0', 'hypothesis>=6.0'], 'safetensors': ['safetensors>=0.4']},
+    extras_require={
+        'test': ['pytest>=7.0', 'hypothesis>=6.0'],
+        'safetensors': ['safetensors>=0.4'],
+        'export': ['safetensors>=0.4', 'onnx', 'onnxscript', 'onnxruntime'],  # scripts/export.py
+        'wandb': ['wandb'],  # logger.wandb.project
+    },
     entry_points={'console_scripts': ['basicsr-train=basicsr.train:main', 'basicsr-test=basicsr.test:main']},
     license='Apache-2.0',
 )

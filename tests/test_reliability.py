@@ -301,3 +301,13 @@ def test_random_yaml_gives_options_or_an_option_error(tmp_path, document):
             parse_options(path, is_train=is_train, root_path=tmp_path)
         except OptionError as err:  # anything else (a TypeError from deep inside, ...) fails the test
             assert str(err).strip()
+
+
+def test_checkpoints_get_the_usual_file_permissions(tmp_path):
+    from basicsr.utils.checkpoint import save_checkpoint
+    old = os.umask(0o022)
+    try:
+        save_checkpoint({'x': torch.zeros(1)}, tmp_path / 'a.pth')
+    finally:
+        os.umask(old)
+    assert (tmp_path / 'a.pth').stat().st_mode & 0o777 == 0o644

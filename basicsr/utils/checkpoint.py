@@ -25,6 +25,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=TMP_SUFFIX, dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes owner-only files; use what open() would
         with os.fdopen(fd, 'wb') as file:
             write(file)
             file.flush()
@@ -34,6 +35,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None]) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:
