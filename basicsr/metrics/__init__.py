@@ -3,7 +3,9 @@ from typing import Any
 
 import torch
 
+from basicsr.metrics.niqe import calculate_niqe, load_niqe_model
 from basicsr.metrics.psnr_ssim import calculate_psnr, calculate_psnr_pt, calculate_ssim, calculate_ssim_pt
+from basicsr.utils.errors import DataError, OptionError
 from basicsr.utils.img_util import tensor2img
 from basicsr.utils.registry import METRIC_REGISTRY
 
@@ -28,8 +30,19 @@ def calculate_metric(sr: torch.Tensor, gt: torch.Tensor, opt: dict[str, Any]) ->
         name = f'{name}_pt'
     metric = METRIC_REGISTRY.get(name)
     if name.endswith('_pt'):
-        return float(metric(sr, gt, **kwargs).mean())
-    return float(metric(tensor2img(sr), tensor2img(gt), **kwargs))
+        return float(metric(img=sr, img2=gt, **kwargs).mean())
+    return float(metric(img=tensor2img(sr), img2=tensor2img(gt), **kwargs))
+
+
+def check_metric_files(metrics_opt: dict[str, dict[str, Any]]) -> None:
+    """Load the data files metrics read (NIQE's pristine model) now: a missing one stops the run before training
+    rather than at its first validation. The error names ``val.metrics.<name>``."""
+    for name, opt in metrics_opt.items():
+        if opt['type'] == 'calculate_niqe':
+            try:
+                load_niqe_model(opt.get('params_path'))
+            except DataError as err:
+                raise OptionError(f'val.metrics.{name}: {err}', key_path=f'val.metrics.{name}') from err
 
 
 def mean_metrics(per_image: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -38,5 +51,5 @@ def mean_metrics(per_image: dict[str, dict[str, float]]) -> dict[str, float]:
     return {name: sum(row[name] for row in per_image.values()) / len(per_image) for name in names}
 
 
-__all__ = ['mean_metrics', 'calculate_metric', 'quantize_tensor', 'calculate_psnr', 'calculate_ssim', 'calculate_psnr_pt',
-           'calculate_ssim_pt', 'METRIC_REGISTRY']
+__all__ = ['mean_metrics', 'calculate_metric', 'check_metric_files', 'quantize_tensor', 'calculate_psnr',
+           'calculate_ssim', 'calculate_psnr_pt', 'calculate_ssim_pt', 'calculate_niqe', 'METRIC_REGISTRY']
