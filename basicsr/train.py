@@ -12,6 +12,7 @@ import torch
 from basicsr.data import build_dataloader, build_dataset, build_prefetcher
 from basicsr.data.demo_data import prepare_demo_data
 from basicsr.data.sampler import EnlargedSampler
+from basicsr.metrics import check_metric_files
 from basicsr.models import build_model
 from basicsr.utils.checkpoint import load_checkpoint, remove_stale_temporaries, resumable_states
 from basicsr.utils.dist_util import LAUNCHERS, broadcast_object, close_dist, get_dist_info, init_dist
@@ -51,12 +52,15 @@ def init_run(argv: Sequence[str] | None, root_path: str | None, is_train: bool) 
     set_random_seed(opt['manual_seed'] + rank)
     if opt['deterministic']:
         use_deterministic_algorithms()
+    else:  # the autotuner may pick different algorithms from run to run, so never in deterministic mode
+        torch.backends.cudnn.benchmark = opt['cudnn_benchmark'] and torch.cuda.is_available()
     if opt['prepare_demo_data']:
         if rank == 0:
             prepare_demo_data(opt['prepare_demo_data'])
         if opt['dist']:
             torch.distributed.barrier()
     check_dataset_paths(opt)
+    check_metric_files(opt['val']['metrics'] or {})
     return opt
 
 

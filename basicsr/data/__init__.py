@@ -48,8 +48,9 @@ def build_dataloader(dataset: Dataset, dataset_opt: dict[str, Any], sampler: Enl
 
 def build_prefetcher(loader: DataLoader, dataset_opt: dict[str, Any],
                      device: torch.device) -> CPUPrefetcher | CUDAPrefetcher:
-    """The CUDA prefetcher when ``prefetch_mode: cuda`` and the device is a GPU, else the CPU one."""
-    if dataset_opt.get('prefetch_mode') == 'cuda' and device.type == 'cuda':
+    """On a GPU the CUDA prefetcher (unless ``prefetch_mode: cpu``), which overlaps the copy of the next batch
+    with the current step; the CPU one otherwise."""
+    if dataset_opt.get('prefetch_mode') != 'cpu' and device.type == 'cuda':
         return CUDAPrefetcher(loader, device)
     return CPUPrefetcher(loader)
 

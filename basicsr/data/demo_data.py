@@ -9,17 +9,26 @@ Layout under the chosen root (BasicSR/DIV2K style)::
 HR images are cropped to multiples of 12 (so every scale divides them); LR images are the project's MATLAB-style
 bicubic downscalings rounded to 8 bits, as ``scripts/generate_lr.py`` makes them. Sub-images are cut as
 ``scripts/extract_subimages.py`` cuts them (HR crop 192, step 144), so HR and LR sub-images correspond.
+
+``{train,val}/LR_degraded/X4`` hold the x4 bicubic LR images after a known "real-world" degradation (JPEG quality
+40, then Gaussian noise of standard deviation 8/255 seeded by the image name): the target domain of the DSGAN demo.
+They are added to an existing demo folder that lacks them. The noise comes last because JPEG at quality 40 removes
+about as much high-frequency energy as the noise adds, which would leave the two domains alike in that figure.
 """
+import functools
 import os
 import shutil
 import tempfile
+import zlib
 from pathlib import Path
+from typing import Callable
 
+import cv2
 import numpy as np
 
 from basicsr.data.transforms import bicubic_downscale_uint8, mod_crop
 from basicsr.utils.errors import DataError
-from basicsr.utils.img_util import imwrite
+from basicsr.utils.img_util import imread, imwrite
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.subimages import subimages
 
@@ -29,6 +38,8 @@ VAL_IMAGES = ('chelsea', 'coffee', 'camera')
 SCALES = (2, 3, 4)
 _MOD = 12  # a multiple of every scale
 SUB_CROP, SUB_STEP = 192, 144  # multiples of every scale
+DEGRADED_FOLDER = 'LR_degraded/X4'
+NOISE_SIGMA, JPEG_QUALITY = 8.0, 40  # the demo's target-domain degradation (noise on the 0-255 scale)
 
 
 def _load_skimage(name: str) -> np.ndarray:
@@ -57,25 +68,50 @@ def write_split(folder: Path, names: tuple[str, ...], with_subimages: bool) -> N
                 imwrite(crop, folder / sub_folder / f'{name}_s{index:03d}.png')
 
 
+def degrade(img: np.ndarray, seed: int, sigma: float = NOISE_SIGMA, quality: int = JPEG_QUALITY) -> np.ndarray:
+    """A uint8 image JPEG-compressed at ``quality`` and decoded, then with Gaussian noise (``sigma`` on the 0-255
+    scale, drawn with ``seed``) added, rounded and clipped."""
+    _, encoded = cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    compressed = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED).astype(np.float64)
+    noise = np.random.default_rng(seed).normal(0.0, sigma, img.shape)
+    return np.clip(np.round(compressed + noise), 0, 255).astype(np.uint8)
+
+
+def write_degraded(lr_folder: Path, folder: Path) -> None:
+    """The degraded version of every PNG of ``lr_folder`` into ``folder``, the noise seeded by the file name."""
+    for path in sorted(lr_folder.glob('*.png')):
+        imwrite(degrade(imread(path), zlib.crc32(path.stem.encode())), folder / path.name)
+
+
+def _build_atomically(target: Path, build: Callable[[Path], None], what: str) -> None:
+    """``build(tmp)`` into a temporary folder beside ``target``, renamed to ``target`` once complete, so an
+    interrupted preparation is simply redone next time."""
+    if target.exists():
+        raise DataError(f'{target}: exists but is not a complete demo folder; remove it to rebuild.')
+    get_root_logger().info(f'Preparing the demo {what} in {target}.')
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{target.name}.', dir=target.parent))
+    try:
+        build(tmp)
+        tmp.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def prepare_demo_data(root: str | os.PathLike) -> Path:
     """Build the demo data set in ``root`` unless it is already there; returns ``root``.
 
-    Each split is written to a temporary folder and renamed into place, so an interrupted preparation is simply
-    redone next time, and nothing else in ``root`` is touched.
+    Each split, and each degraded-LR folder, is written to a temporary folder and renamed into place; nothing
+    else in ``root`` is touched.
     """
     root = Path(root)
     for split, names, with_subimages in (('train', TRAIN_IMAGES, True), ('val', VAL_IMAGES, False)):
-        target = root / split
-        if (target / 'HR').is_dir():
-            continue
-        if target.exists():
-            raise DataError(f'{target}: exists but is not a complete demo split; remove it to rebuild.')
-        get_root_logger().info(f'Preparing the demo {split} images in {target} from scikit-image photographs.')
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f'.{split}.', dir=root))
-        try:
-            write_split(tmp, names, with_subimages)
-            tmp.rename(target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        split_dir = root / split
+        if not (split_dir / 'HR').is_dir():
+            _build_atomically(split_dir, functools.partial(write_split, names=names, with_subimages=with_subimages),
+                              f'{split} images (scikit-image photographs)')
+        if not (split_dir / DEGRADED_FOLDER).is_dir():
+            _build_atomically(split_dir / DEGRADED_FOLDER,
+                              functools.partial(write_degraded, split_dir / 'LR_bicubic' / 'X4'),
+                              f'{split} target domain (JPEG q{JPEG_QUALITY} + noise sigma {NOISE_SIGMA:g}/255)')
     return root

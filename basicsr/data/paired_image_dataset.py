@@ -10,7 +10,7 @@ from basicsr.data.file_client import build_file_client
 from basicsr.data.transforms import (augment, bicubic_lq, check_pair_size, mod_crop, paired_random_crop,
                                      random_crop_with_bicubic_lq)
 from basicsr.utils.errors import DataError
-from basicsr.utils.img_util import img2tensor, imfrombytes
+from basicsr.utils.img_util import img2tensor, img_as_float32, imdecode
 from basicsr.utils.matlab_functions import bgr2ycbcr
 from basicsr.utils.registry import DATASET_REGISTRY
 
@@ -31,7 +31,16 @@ class ImageDatasetBase(Dataset):
 
     def read(self, path: str, client_key: str) -> np.ndarray:
         """Decode an image as float32 BGR HWC in [0, 1] (Y only, HxWx1, with ``color: y``)."""
-        img = imfrombytes(self.file_client.get(path, client_key), float32=True, source=path)
+        return self.to_float(self.decode(path, client_key), path)
+
+    def decode(self, path: str, client_key: str) -> np.ndarray:
+        """Decode an image as stored (BGR HWC, 8- or 16-bit): crop it before :meth:`to_float` when only a patch
+        is used (converting a whole 480x480 image to float costs about 15% of a training sample)."""
+        return imdecode(self.file_client.get(path, client_key), source=path)
+
+    def to_float(self, img: np.ndarray, path: str) -> np.ndarray:
+        """A decoded image as float32 in [0, 1] (Y only, HxWx1, with ``color: y``)."""
+        img = img_as_float32(img, path)
         if self.color == 'y':
             img = bgr2ycbcr(img, y_only=True)[..., None]
         return img
@@ -97,20 +106,23 @@ class PairedImageDataset(ImageDatasetBase):
     def __getitem__(self, key: SampleKey) -> dict[str, Any]:
         index, rng = split_sample_key(key)
         gt_path, lq_path = self.paths[index]['gt_path'], self.paths[index]['lq_path']
-        img_gt = self.read(gt_path, 'gt')
-        if self.phase == 'train':
-            if self.lq_on_the_fly:
+        train = self.phase == 'train'
+        if self.lq_on_the_fly:
+            img_gt = self.read(gt_path, 'gt')
+            if train:
                 img_gt, img_lq = random_crop_with_bicubic_lq(img_gt, self.gt_size, self.scale, rng, gt_path)
             else:
-                img_lq = self.read(lq_path, 'lq')
+                img_gt = mod_crop(img_gt, self.scale)
+                img_lq = bicubic_lq(img_gt, self.scale)
+        else:  # crop as stored, then convert only what is kept
+            img_gt, img_lq = self.decode(gt_path, 'gt'), self.decode(lq_path, 'lq')
+            if train:
                 img_gt, img_lq = paired_random_crop(img_gt, img_lq, self.gt_size, self.scale, rng, gt_path, lq_path)
+            else:
+                img_gt = self._fit_gt(img_gt, img_lq, gt_path, lq_path)
+            img_gt, img_lq = self.to_float(img_gt, gt_path), self.to_float(img_lq, lq_path)
+        if train:
             img_gt, img_lq = augment([img_gt, img_lq], self.use_hflip, self.use_rot, rng)
-        elif self.lq_on_the_fly:
-            img_gt = mod_crop(img_gt, self.scale)
-            img_lq = bicubic_lq(img_gt, self.scale)
-        else:
-            img_lq = self.read(lq_path, 'lq')
-            img_gt = self._fit_gt(img_gt, img_lq, gt_path, lq_path)
         img_gt, img_lq = self.to_tensors([img_gt, img_lq])
         return {'lq': img_lq, 'gt': img_gt, 'lq_path': lq_path, 'gt_path': gt_path}
 

@@ -11,12 +11,14 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from basicsr.models.inference import autocast
+from basicsr.models.speed import build_fast_optimizer, check_amp, compile_network, make_grad_scaler, to_channels_last
 from basicsr.utils.checkpoint import extract_state_dict, load_checkpoint, prune_checkpoints, save_checkpoint
 from basicsr.utils.dist_util import (check_replicas_in_sync, gather_to_master, get_dist_info, master_only,
                                      select_device)
 from basicsr.utils.errors import CheckpointError, TrainingError
 from basicsr.utils.logger import get_root_logger
-from basicsr.utils.registry import OPTIMIZER_REGISTRY, SCHEDULER_REGISTRY
+from basicsr.utils.registry import SCHEDULER_REGISTRY
 
 
 class BaseModel:
@@ -33,27 +35,53 @@ class BaseModel:
         self._loss_sums: dict[str, torch.Tensor] = {}
         self._loss_counts: dict[str, int] = {}
         self._nonfinite_streak = 0
+        train_opt = (opt.get('train') or {}) if self.is_train else {}
+        self.amp = train_opt.get('amp', 'none')
+        self.channels_last = train_opt.get('channels_last', False)
+        self.compile = train_opt.get('compile', False)
+        check_amp(self.amp, self.device, self.logger)
+        self.grad_scalers: dict[torch.optim.Optimizer, torch.amp.GradScaler] = {}  # fp16: one per optimiser
 
     # ----------------------------------------------------------------------------------------- networks
-    def model_to_device(self, net: nn.Module) -> nn.Module:
+    def model_to_device(self, net: nn.Module, name: str = 'network') -> nn.Module:
         """Move ``net`` to the device; in distributed runs wrap it in DistributedDataParallel (which starts every
         rank from rank 0's weights and averages gradients), unless it has nothing to train.
 
         The root option ``find_unused_parameters`` is for networks whose forward pass leaves some parameters
-        without gradients.
+        without gradients. For training, ``train.channels_last`` stores the weights as NHWC and ``train.compile``
+        compiles the network (after the DDP wrapping, as DDP's graph-break optimisation needs).
         """
         net = net.to(self.device)
+        if self.channels_last:
+            net = to_channels_last(net)
         if self.opt.get('dist') and any(p.requires_grad for p in net.parameters()):
             find_unused = self.opt.get('find_unused_parameters', False)
             device_ids = [self.device.index] if self.device.type == 'cuda' else None
             net = DistributedDataParallel(net, device_ids=device_ids, find_unused_parameters=find_unused)
-        return net
+        return compile_network(net, self.compile, name, self.logger)
+
+    def autocast(self) -> Any:
+        """Context for the forward pass and losses of a training step: autocast to ``train.amp`` (none: no-op)."""
+        return autocast(self.device, self.amp)
+
+    def to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A batch tensor on the device (an asynchronous copy from pinned memory), NHWC with channels_last."""
+        if self.channels_last and tensor.dim() == 4:
+            return tensor.to(self.device, non_blocking=True, memory_format=torch.channels_last)
+        return tensor.to(self.device, non_blocking=True)
 
     @staticmethod
     def get_bare_model(net: nn.Module) -> nn.Module:
         """The network inside a (Distributed)DataParallel or compiled wrapper."""
         while isinstance(net, (DistributedDataParallel, nn.DataParallel)) or hasattr(net, '_orig_mod'):
             net = net.module if hasattr(net, 'module') else net._orig_mod
+        return net
+
+    @staticmethod
+    def unwrap_compiled(net: Any) -> Any:
+        """What a compiled network wraps (e.g. its DistributedDataParallel wrapper); anything else unchanged."""
+        while hasattr(net, '_orig_mod'):
+            net = net._orig_mod
         return net
 
     @master_only
@@ -115,9 +143,13 @@ class BaseModel:
     # ----------------------------------------------------------------------------------------- optimisation
     def build_optimizer(self, optim_opt: dict[str, Any], params: Iterable[nn.Parameter],
                         key_path: str) -> torch.optim.Optimizer:
-        """An optimiser of ``torch.optim`` configured by ``optim_opt`` (``type`` plus its arguments)."""
-        optimizer = OPTIMIZER_REGISTRY.build(optim_opt, key_path, params=list(params))
+        """An optimiser of ``torch.optim`` configured by ``optim_opt`` (``type`` plus its arguments), fused where
+        possible; with ``train.amp: fp16`` it gets its own gradient scaler."""
+        optimizer = build_fast_optimizer(optim_opt, key_path, list(params))
         self.optimizers.append(optimizer)
+        scaler = make_grad_scaler(self.amp, self.device)
+        if scaler is not None:
+            self.grad_scalers[optimizer] = scaler
         return optimizer
 
     def setup_schedulers(self) -> None:
@@ -140,17 +172,42 @@ class BaseModel:
         A non-finite step is skipped (gradients dropped) and logged with the loss terms; after
         ``train.max_nonfinite_steps`` of them in a row the run stops with a TrainingError. One device
         synchronisation per call. Returns whether the step was taken.
+
+        With ``train.amp: fp16`` the loss is scaled before back-propagation; a gradient overflow is then the
+        scaler's business (it skips the step and lowers the scale, as happens a few times at the start of every
+        fp16 run) and does not count as non-finite: only a non-finite loss does.
         """
         total = sum(losses.values())
-        total.backward()
+        scaler = self.grad_scalers.get(optimizer)
+        if scaler is None:
+            total.backward()
+        else:
+            scaler.scale(total).backward()
+            scaler.unscale_(optimizer)
         grads = [p.grad for group in optimizer.param_groups for p in group['params'] if p.grad is not None]
         norms = torch.stack([total.detach().float(), *[n.float() for n in torch._foreach_norm(grads)]])
         if self.opt.get('dist'):  # every rank must take the same decision; a NaN anywhere makes the sum NaN
             dist.all_reduce(norms)
-        if bool(norms.isfinite().all()):
+        loss_finite, *grads_finite = norms.isfinite().tolist()
+        if loss_finite and scaler is not None:
+            scaler.step(optimizer)  # skipped by the scaler itself when the gradients overflowed
+            scaler.update()
+            self._nonfinite_streak = 0
+            if not all(grads_finite):
+                self.logger.debug(f'Iteration {current_iter}: fp16 gradient overflow, step skipped; loss scale '
+                                  f'lowered to {scaler.get_scale():g}.')
+            return all(grads_finite)
+        if loss_finite and all(grads_finite):
             optimizer.step()
             self._nonfinite_streak = 0
             return True
+        if scaler is not None:
+            scaler.update()  # it saw the gradients (unscale_): an overflow lowers the scale
+        self._skip_nonfinite_step(optimizer, losses, current_iter)
+        return False
+
+    def _skip_nonfinite_step(self, optimizer: torch.optim.Optimizer, losses: dict[str, torch.Tensor],
+                             current_iter: int) -> None:
         optimizer.zero_grad(set_to_none=True)
         self._nonfinite_streak += 1
         terms = ', '.join(f'{name} {value.item():.4g}' for name, value in losses.items())
@@ -161,7 +218,6 @@ class BaseModel:
             raise TrainingError(f'iteration {current_iter}: {self._nonfinite_streak} non-finite steps in a row '
                                 f'(train.max_nonfinite_steps = {limit}); stopping. Lower the learning rate or '
                                 'check the data; the last saved checkpoint is intact.')
-        return False
 
     def get_current_learning_rate(self) -> list[float]:
         return [group['lr'] for group in self.optimizers[0].param_groups]
@@ -216,7 +272,8 @@ class BaseModel:
         checked to be equal before rank 0 writes.
         """
         rng_states = gather_to_master(capture_rng_state())
-        replicas = {name: net for name, net in vars(self).items() if isinstance(net, DistributedDataParallel)}
+        replicas = {name: replica for name, value in vars(self).items()
+                    if isinstance(replica := self.unwrap_compiled(value), DistributedDataParallel)}
         check_replicas_in_sync(replicas, current_iter)
         if get_dist_info()[0] != 0:
             return
@@ -225,6 +282,7 @@ class BaseModel:
             'iter': current_iter,
             'optimizers': [o.state_dict() for o in self.optimizers],
             'schedulers': [s.state_dict() for s in self.schedulers],
+            'grad_scalers': [s.state_dict() for s in self.grad_scalers.values()],
             'rng': rng_states,
             'best_metric_results': getattr(self, 'best_metric_results', {}),
             **extra,
@@ -243,6 +301,8 @@ class BaseModel:
             optimizer.load_state_dict(state)
         for schedule, state in zip(self.schedulers, resume_state['schedulers']):
             schedule.load_state_dict(state)
+        for scaler, state in zip(self.grad_scalers.values(), resume_state.get('grad_scalers', [])):
+            scaler.load_state_dict(state)
         if resume_state.get('best_metric_results'):
             self.best_metric_results = resume_state['best_metric_results']
         rank, world_size = get_dist_info()

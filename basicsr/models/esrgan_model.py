@@ -15,7 +15,7 @@ class ESRGANModel(SRGANModel):
     def generator_gan_loss(self, fake_pred: torch.Tensor) -> torch.Tensor:
         """Needs the discriminator's view of the real images too; they are constants for the generator."""
         with torch.no_grad():
-            real_pred = self.net_d(self.gt)
+            real_pred = self.discriminate(self.real_images())
         return self.cri_gan.relativistic_generator_loss(real_pred, fake_pred)
 
     def discriminator_gan_losses(self, real_pred: torch.Tensor,

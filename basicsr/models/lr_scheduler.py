@@ -95,3 +95,20 @@ class CosineAnnealingRestartLR(LRSchedule):
         progress = min((iteration - start) / self.periods[cycle], 1.0)
         weight = self.restart_weights[cycle]
         return self.eta_min + weight * 0.5 * (initial_lr - self.eta_min) * (1 + math.cos(math.pi * progress))
+
+
+@SCHEDULER_REGISTRY.register()
+class LinearDecayLR(LRSchedule):
+    """Constant until iteration ``start``, then a straight line down to ``eta_min`` at iteration ``end``, where it
+    stays (DSGAN's schedule: constant for the first half of training, linear to zero over the second).
+    """
+
+    def __init__(self, optimizer: Optimizer, start: int, end: int, eta_min: float = 0.0) -> None:
+        if not 0 <= start < end:
+            raise ValueError(f'need 0 <= start < end, got start {start} and end {end}.')
+        self.start, self.end, self.eta_min = start, end, eta_min
+        super().__init__(optimizer)
+
+    def lr_at(self, initial_lr: float, iteration: int) -> float:
+        progress = min(max(iteration - self.start, 0) / (self.end - self.start), 1.0)
+        return initial_lr + (self.eta_min - initial_lr) * progress

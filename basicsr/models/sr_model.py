@@ -1,7 +1,7 @@
 """Supervised single-image SR: one generator trained with pixel losses, validated with PSNR/SSIM."""
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ class SRModel(BaseModel):
 
     def __init__(self, opt: dict[str, Any]) -> None:
         super().__init__(opt)
-        self.net_g = self.model_to_device(build_network(opt['network_g'], 'network_g'))
+        self.net_g = self.model_to_device(build_network(opt['network_g'], 'network_g'), 'network_g')
         self.print_network(self.net_g)
         paths = opt['path']
         if paths.get('pretrain_network_g'):
@@ -61,13 +61,14 @@ class SRModel(BaseModel):
         self.optimizer_g = self.build_optimizer(self.opt['train']['optim_g'], params, 'train.optim_g')
 
     def feed_data(self, data: dict[str, Any]) -> None:
-        self.lq = data['lq'].to(self.device, non_blocking=True)
-        self.gt = data['gt'].to(self.device, non_blocking=True) if 'gt' in data else None
+        self.lq = self.to_device(data['lq'])
+        self.gt = self.to_device(data['gt']) if 'gt' in data else None
 
     def optimize_parameters(self, current_iter: int) -> None:
         self.optimizer_g.zero_grad(set_to_none=True)
-        self.output = self.net_g(self.lq)
-        losses = self.content_losses()
+        with self.autocast():
+            self.output = self.net_g(self.lq)
+            losses = self.content_losses()
         if self.guarded_step(losses, self.optimizer_g, current_iter):
             self.accumulate_losses(losses)
             if self.ema_decay > 0:
@@ -121,14 +122,8 @@ class SRModel(BaseModel):
         val_opt = self.opt['val']
         metrics_opt = val_opt.get('metrics') or {}
         baseline_due = val_opt.get('bicubic_baseline') and dataset_name not in self._bicubic_logged
-        rank, world_size = get_dist_info()
         rows = {}  # dataset index -> (image name, metric values, bicubic metric values), for this rank's images
-        shard = zip(dataloader.sampler, dataloader)  # the sampler's indices name the images' places in the set
-        steps = max(all_gather_objects(len(dataloader)))  # the ranks step together, for the image gathering
-        bar = tqdm(total=len(dataloader.dataset), desc=f'Validate {dataset_name}', unit='image', leave=False,
-                   disable=not val_opt.get('pbar', True) or rank != 0)
-        for _ in range(steps):
-            index, data = next(shard, (None, None))
+        for index, data in sharded_batches(dataloader, f'Validate {dataset_name}', val_opt.get('pbar', True)):
             image = None
             if data is not None:
                 img_name = Path(data['lq_path'][0]).stem
@@ -145,8 +140,6 @@ class SRModel(BaseModel):
                 del self.lq, self.output, self.gt
             if save_img:
                 self._save_images_on_master(image, dataset_name, current_iter)
-            bar.update(min(world_size, bar.total - bar.n))
-        bar.close()
         for rank_rows in all_gather_objects(rows):  # each image once, in dataset order, on every rank
             rows.update(rank_rows)
         ordered = [rows[index] for index in sorted(rows)]
@@ -208,6 +201,21 @@ class SRModel(BaseModel):
         else:
             self.save_network(self.net_g, 'net_g', current_iter)
         self.save_training_state(epoch, current_iter, **extra)
+
+
+def sharded_batches(dataloader: DataLoader, desc: str,
+                    show_bar: bool = True) -> Iterator[tuple[int | None, dict[str, Any] | None]]:
+    """``(dataset index, batch)`` for this rank's share of a validation loader (its ShardSampler's indices name the
+    images' places in the set), then ``(None, None)`` until every rank has stepped as often as the busiest, so that
+    the ranks can gather after each step. Rank 0 shows a progress bar over the whole set."""
+    rank, world_size = get_dist_info()
+    shard = zip(dataloader.sampler, dataloader)
+    steps = max(all_gather_objects(len(dataloader)))
+    with tqdm(total=len(dataloader.dataset), desc=desc, unit='image', leave=False,
+              disable=not show_bar or rank != 0) as bar:
+        for _ in range(steps):
+            yield next(shard, (None, None))
+            bar.update(min(world_size, bar.total - bar.n))
 
 
 def comparison_grid(lq: torch.Tensor, sr: torch.Tensor, gt: torch.Tensor | None, scale: int) -> torch.Tensor:

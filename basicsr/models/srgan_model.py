@@ -6,8 +6,10 @@ import torch
 
 from basicsr.archs import build_network
 from basicsr.losses import build_loss
+from basicsr.losses.dsgan_loss import LowFrequencyLoss
 from basicsr.models.sr_model import SRModel
 from basicsr.utils.errors import OptionError
+from basicsr.utils.frequency import FrequencySeparation
 from basicsr.utils.registry import MODEL_REGISTRY
 
 
@@ -20,6 +22,9 @@ class SRGANModel(SRModel):
     iterations have passed, so a discriminator can first be trained against a fixed (pretrained) generator.
     Logged: ``l_g_pix``, ``l_g_percep``, ``l_g_style``, ``l_g_gan``, ``l_d_real``, ``l_d_fake`` and the mean
     discriminator logits ``out_d_real`` / ``out_d_fake``. Validation, testing and the EMA are SRModel's.
+
+    With ``train.frequency_separation`` (ESRGAN-FS, Fritsche et al. 2019) the pixel loss compares the low
+    frequencies of the output and the GT, and the discriminator sees only the high frequencies of its inputs.
     """
 
     def init_training_settings(self) -> None:
@@ -30,7 +35,7 @@ class SRGANModel(SRModel):
         if not train_opt.get('gan_opt'):
             raise OptionError(f"train.gan_opt: {self.opt['model_type']} needs an adversarial loss but none is given.",
                               key_path='train.gan_opt')
-        self.net_d = self.model_to_device(build_network(self.opt['network_d'], 'network_d'))
+        self.net_d = self.model_to_device(build_network(self.opt['network_d'], 'network_d'), 'network_d')
         self.print_network(self.net_d)
         if paths.get('pretrain_network_d'):
             self.load_network(self.net_d, paths['pretrain_network_d'], paths['strict_load_d'], paths['param_key_d'])
@@ -38,7 +43,28 @@ class SRGANModel(SRModel):
         self.cri_gan = build_loss(train_opt['gan_opt'], 'train.gan_opt').to(self.device)
         self.net_d_iters = train_opt['net_d_iters']
         self.net_d_init_iters = train_opt['net_d_init_iters']
+        self.frequency_separation = self.build_frequency_separation()
         super().init_training_settings()  # EMA, pixel/perceptual losses, optimisers (G then D), schedules
+        if self.frequency_separation is not None:
+            self.logger.info(f'Frequency separation: {self.frequency_separation}; the pixel loss sees the low, '
+                             'the discriminator the high frequencies.')
+            if self.cri_pix is not None:
+                self.cri_pix = LowFrequencyLoss(self.cri_pix, self.frequency_separation)
+
+    def build_frequency_separation(self) -> FrequencySeparation | None:
+        """The filter of ``train.frequency_separation``, or None without that section."""
+        fs_opt = (self.opt.get('train') or {}).get('frequency_separation')
+        return FrequencySeparation(**fs_opt).to(self.device) if fs_opt else None
+
+    def discriminate(self, img: torch.Tensor) -> torch.Tensor:
+        """The discriminator's logits for ``img``: of its high frequencies with frequency separation."""
+        if self.frequency_separation is not None:
+            img = self.frequency_separation.high(img)
+        return self.net_d(img)
+
+    def real_images(self) -> torch.Tensor:
+        """The images the discriminator must call real: the GT."""
+        return self.gt
 
     def setup_optimizers(self) -> None:
         super().setup_optimizers()
@@ -55,7 +81,7 @@ class SRGANModel(SRModel):
         if self.generator_steps_at(current_iter):
             self._generator_step(current_iter)
         else:
-            with torch.no_grad():
+            with torch.no_grad(), self.autocast():
                 self.output = self.net_g(self.lq)
         self._discriminator_step(current_iter)
         if self.ema_decay > 0:
@@ -64,18 +90,20 @@ class SRGANModel(SRModel):
     def _generator_step(self, current_iter: int) -> None:
         self.net_d.requires_grad_(False)  # the adversarial term must not leave gradients in D
         self.optimizer_g.zero_grad(set_to_none=True)
-        self.output = self.net_g(self.lq)
-        losses = self.content_losses(prefix='l_g_')
-        losses['l_g_gan'] = self.generator_gan_loss(self.net_d(self.output))
+        with self.autocast():
+            self.output = self.net_g(self.lq)
+            losses = self.content_losses(prefix='l_g_')
+            losses['l_g_gan'] = self.generator_gan_loss(self.discriminate(self.output))
         if self.guarded_step(losses, self.optimizer_g, current_iter):
             self.accumulate_losses(losses)
         self.net_d.requires_grad_(True)
 
     def _discriminator_step(self, current_iter: int) -> None:
         self.optimizer_d.zero_grad(set_to_none=True)
-        real_pred = self.net_d(self.gt)
-        fake_pred = self.net_d(self.output.detach())
-        l_d_real, l_d_fake = self.discriminator_gan_losses(real_pred, fake_pred)
+        with self.autocast():
+            real_pred = self.discriminate(self.real_images())
+            fake_pred = self.discriminate(self.output.detach())
+            l_d_real, l_d_fake = self.discriminator_gan_losses(real_pred, fake_pred)
         losses = OrderedDict(l_d_real=l_d_real, l_d_fake=l_d_fake)
         if self.guarded_step(losses, self.optimizer_d, current_iter):
             self.accumulate_losses({**losses, 'out_d_real': real_pred.detach().mean(),
@@ -87,7 +115,7 @@ class SRGANModel(SRModel):
 
     def discriminator_gan_losses(self, real_pred: torch.Tensor,
                                  fake_pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The discriminator's losses on real (``self.gt``) and generated images."""
+        """The discriminator's losses on real (:meth:`real_images`) and generated images."""
         return self.cri_gan(real_pred, True, is_disc=True), self.cri_gan(fake_pred, False, is_disc=True)
 
     def save(self, epoch: int, current_iter: int, **extra: Any) -> None:

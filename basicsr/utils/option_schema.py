@@ -7,6 +7,8 @@ are checked against the plug-in's constructor signature once its ``type`` is kno
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
+from basicsr.utils.frequency import FilterType, PaddingMode
+
 REQUIRED = object()  # marks a key without default
 
 
@@ -53,6 +55,10 @@ def non_negative(value: Any) -> str | None:
     return None if not isinstance(value, (int, float)) or value >= 0 else 'must be >= 0'
 
 
+def positive_odd(value: Any) -> str | None:
+    return None if value > 0 and value % 2 == 1 else 'must be a positive odd number'
+
+
 def unit_interval(value: Any) -> str | None:
     return None if 0 <= value < 1 else 'must be in [0, 1)'
 
@@ -76,7 +82,8 @@ DATASET = Plugin('dataset', injected=('phase', 'scale'), optional=False, keys={
     'num_worker_per_gpu': Key(int, 4, non_negative),
     'use_shuffle': Key(bool, True),
     'dataset_enlarge_ratio': Key(int, 1, positive, doc='repeat the file list this many times per epoch'),
-    'prefetch_mode': Key(Literal['cpu', 'cuda'] | None, None),
+    'prefetch_mode': Key(Literal['cpu', 'cuda'] | None, None,
+                         doc="'cuda' copies the next batch to the GPU during the step; ~: 'cuda' on GPUs"),
     'pin_memory': Key(bool, True),
     'persistent_workers': Key(bool, True),
     'num_prefetch_queue': Key(int, 1, positive),
@@ -110,6 +117,18 @@ TRAIN = Section({
     'net_d_iters': Key(int, 1, positive),
     'net_d_init_iters': Key(int, 0, non_negative),
     'max_nonfinite_steps': Key(int, 5, positive, doc='stop after this many non-finite losses/gradients in a row'),
+    'amp': Key(Literal['none', 'bf16', 'fp16'], 'none',
+               doc='mixed precision of the forward pass and losses (fp16 adds loss scaling); fast on GPUs, on '
+                   'CPUs only with native bf16/fp16 instructions (AVX512-BF16, AMX)'),
+    'channels_last': Key(bool, False, doc='NHWC weights and batches: faster convolutions on GPUs and CPUs'),
+    'compile': Key(bool | Literal['default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs'],
+                   False, doc='torch.compile the networks (true or a mode); falls back to eager with a warning'),
+    'frequency_separation': Section({  # ESRGAN-FS / DSGAN: pixel loss on low, discriminator on high frequencies
+        'filter': Key(FilterType, 'avg', doc='low-pass: avg (box), gaussian, or wavelet (Haar LL band)'),
+        'kernel_size': Key(int, 5, positive_odd, doc='window of the avg and gaussian filters'),
+        'sigma': Key(float | None, None, positive, doc='gaussian standard deviation; ~ for kernel_size / 6'),
+        'padding_mode': Key(PaddingMode, 'reflect', doc='border extension, so constant images stay constant'),
+    }, optional=True),
 }, optional=True)
 
 METRIC = Plugin('metric', injected=('img', 'img2'), optional=False, keys={
@@ -146,6 +165,8 @@ ROOT = Section({
     'num_gpu': Key(int | Literal['auto'], 'auto', non_negative, doc="0 runs on the CPU; 'auto' uses every GPU"),
     'manual_seed': Key(int | None),
     'deterministic': Key(bool, False, doc='deterministic algorithms: a resumed run repeats an uninterrupted one'),
+    'cudnn_benchmark': Key(bool, True, doc='let cuDNN pick the fastest convolution algorithms (GPU only; off '
+                                           'in deterministic mode)'),
     'prepare_demo_data': Key(str | None, doc='folder to fill with the built-in demo images when missing'),
     'datasets': MapOf(DATASET, _dataset_phase),
     'network_g': Plugin('arch', optional=False),

@@ -1,0 +1,531 @@
+"""Speed of training, inference, data loading, validation and metrics, for every combination of the speed options.
+
+    python scripts/benchmark.py --quick                       # reduced networks, a few minutes on a CPU
+    python scripts/benchmark.py --networks MSRResNet RRDBNet  # standard configurations (slow on a CPU)
+    python scripts/benchmark.py --amp none bf16 --compile off --json bench.json
+
+Sections (``--sections``):
+
+* ``train``: iterations/s of the framework's training step (``feed_data`` + ``optimize_parameters`` +
+  ``update_learning_rate`` of SRModel, Adam, L1 loss, no EMA) on a batch already in memory, for each combination of
+  ``train.amp`` x ``train.channels_last`` x ``train.compile``; next to a plain float32 NCHW PyTorch loop over the
+  same network (plain Adam, ``F.l1_loss``, forward/backward/step) and the framework with every speed option off
+  (torch's default Adam, as in the plain loop), which shows the framework's own overhead. On a GPU, also the memory
+  peak.
+* ``inference``: images/s of ``SRModel.test`` (``val.amp``, channels_last) against a plain float32 forward pass.
+* ``validation``: seconds per image of ``SRModel.validation`` (PSNR + SSIM on Y, in torch on the device) against
+  a plain loop (forward pass, then the numpy PSNR/SSIM of the 8-bit images).
+* ``data``: samples/s of the training dataloader (PairedImageDataset, random crop + flips) from an image folder and
+  from an LMDB made of the same images (``basicsr.utils.lmdb_util``), both in a temporary folder.
+* ``metrics``: PSNR + SSIM of a 512x512 image: the torch functions on the device against the numpy reference,
+  with the largest relative difference of their values.
+
+Each figure is the median of ``--repeats`` timed runs after ``--warmup`` untimed ones (fewer timed runs when one
+takes so long that ``--budget`` seconds would be exceeded; the ``runs`` column says how many). ``ratio`` is the
+speed relative to the section's reference row (above 1: faster). ``--quick`` uses reduced network sizes and, as
+compiling takes tens of seconds per network on a CPU, compiles only float32 + channels_last. ``--threads 1`` gives
+steadier figures on a machine shared with other jobs.
+"""
+import argparse
+import itertools
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import _bootstrap  # makes basicsr importable from a checkout; must come before basicsr imports
+from basicsr.archs import build_network
+from basicsr.data import build_dataloader, build_dataset
+from basicsr.data.sampler import EnlargedSampler
+from basicsr.data.transforms import bicubic_downscale_uint8
+from basicsr.metrics import calculate_psnr, calculate_psnr_pt, calculate_ssim, calculate_ssim_pt
+from basicsr.models import build_model
+from basicsr.utils.img_util import img2tensor, imwrite, tensor2img
+from basicsr.utils.lmdb_util import make_lmdb_from_imgs
+from basicsr.utils.logger import get_root_logger
+from basicsr.utils.misc import scan_images
+from basicsr.utils.options import parse_options
+
+SECTIONS = ('train', 'inference', 'validation', 'data', 'metrics')
+PLAIN_TRAIN = 'plain fp32 loop'
+FRAMEWORK_PLAIN = 'framework, no speed options'
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A network at its standard configuration and at the reduced ``--quick`` size, with training batch sizes."""
+    arch: dict[str, Any]
+    batch: int
+    quick_arch: dict[str, Any]
+    quick_batch: int = 4
+
+
+NETWORKS = {
+    'MSRResNet': NetworkSpec({'num_feat': 64, 'num_block': 16, 'upscale': 4}, 16,
+                             {'num_feat': 16, 'num_block': 2, 'upscale': 4}),
+    'RRDBNet': NetworkSpec({'num_feat': 64, 'num_block': 23, 'num_grow_ch': 32, 'scale': 4}, 4,
+                           {'num_feat': 16, 'num_block': 2, 'num_grow_ch': 8, 'scale': 4}),
+    'RCAN': NetworkSpec({'num_feat': 64, 'num_group': 10, 'num_block': 20, 'squeeze_factor': 16, 'upscale': 4}, 4,
+                        {'num_feat': 16, 'num_group': 2, 'num_block': 2, 'squeeze_factor': 4, 'upscale': 4}),
+    'RDN': NetworkSpec({'num_feat': 64, 'num_block': 16, 'num_layer': 8, 'num_grow_ch': 64, 'upscale': 4}, 4,
+                       {'num_feat': 16, 'num_block': 2, 'num_layer': 3, 'num_grow_ch': 16, 'upscale': 4}),
+    'A2N': NetworkSpec({'num_feat': 40, 'num_up_feat': 24, 'num_block': 16, 'upscale': 4}, 16,
+                       {'num_feat': 16, 'num_up_feat': 8, 'num_block': 2, 'upscale': 4}),
+    'SRResNet': NetworkSpec({'num_feat': 64, 'num_block': 16, 'upscale': 4}, 16,
+                            {'num_feat': 16, 'num_block': 2, 'upscale': 4}),
+}
+SCALE = 4
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Image sizes and counts of one benchmark mode."""
+    train_lq: int  # LQ patch of a training batch
+    infer_lq: int  # LQ image of inference and validation
+    data_images: int  # images in the dataloader set
+    data_hr: int  # their HR size
+    data_gt_size: int  # GT patch of the dataloader
+    data_batch: int
+    data_batches: int  # batches per timed dataloader run
+    val_images: int
+    metric_size: int  # PSNR/SSIM image side
+
+
+STANDARD = Sizes(train_lq=32, infer_lq=64, data_images=16, data_hr=480, data_gt_size=128, data_batch=16,
+                 data_batches=8, val_images=2, metric_size=512)
+QUICK = Sizes(train_lq=16, infer_lq=32, data_images=8, data_hr=192, data_gt_size=64, data_batch=4,
+              data_batches=4, val_images=2, metric_size=512)
+
+
+@dataclass(frozen=True)
+class Combo:
+    """One combination of the speed options."""
+    amp: str = 'none'
+    channels_last: bool = False
+    compile: bool = False
+
+    @property
+    def label(self) -> str:
+        parts = ['fp32' if self.amp == 'none' else self.amp]
+        parts += ['channels_last'] * self.channels_last + ['compile'] * self.compile
+        return ' + '.join(parts)
+
+
+@dataclass
+class Row:
+    """One figure of the report."""
+    section: str
+    network: str
+    config: str
+    value: float
+    unit: str
+    runs: int
+    ratio: float | None = None
+    options: dict[str, Any] | None = None
+    memory_mb: float | None = None
+    note: str = ''
+
+
+# --------------------------------------------------------------------------------------------- timing
+class Timer:
+    """Median seconds of a callable over timed runs after warm-up ones, synchronising the GPU around each run."""
+
+    def __init__(self, device: torch.device, warmup: int, repeats: int, budget: float) -> None:
+        self.device, self.warmup, self.repeats, self.budget = device, warmup, repeats, budget
+
+    def _sync(self) -> None:
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+
+    def _once(self, fn: Callable[[], Any]) -> float:
+        self._sync()
+        start = time.perf_counter()
+        fn()
+        self._sync()
+        return time.perf_counter() - start
+
+    def __call__(self, fn: Callable[[], Any], extra_warmup: int = 0) -> tuple[float, int]:
+        """(median seconds of one run, number of timed runs)."""
+        warm = [self._once(fn) for _ in range(self.warmup + extra_warmup)]
+        repeats = self.repeats
+        if warm and warm[-1] * repeats > self.budget:  # slow: fewer timed runs, at least one
+            repeats = max(1, int(self.budget / warm[-1]))
+        times = [self._once(fn) for _ in range(repeats)]
+        return statistics.median(times), repeats
+
+
+def peak_memory_mb(device: torch.device) -> float | None:
+    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == 'cuda' else None
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+# --------------------------------------------------------------------------------------------- data
+def synthetic_hr(seed: int, size: int) -> np.ndarray:
+    """A uint8 BGR image with smooth structure and fine texture, so PNG sizes and decoding times are realistic."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(0, 255, (size // 16, size // 16, 3)).astype(np.float32)
+    img = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC) + rng.normal(0, 6, (size, size, 3))
+    return np.clip(img, 0, 255).round().astype(np.uint8)
+
+
+def write_pairs(folder: Path, count: int, hr_size: int, seed: int) -> tuple[Path, Path]:
+    """``folder/HR`` and ``folder/LR`` (bicubic x4) PNG pairs."""
+    for i in range(count):
+        hr = synthetic_hr(seed + i, hr_size)
+        imwrite(hr, folder / 'HR' / f'{i:04d}.png')
+        imwrite(bicubic_downscale_uint8(hr, SCALE), folder / 'LR' / f'{i:04d}.png')
+    return folder / 'HR', folder / 'LR'
+
+
+def to_lmdb(folder: Path) -> Path:
+    """An LMDB of the images of ``folder`` (keys: file stems), next to it."""
+    names = scan_images(folder)
+    lmdb_path = folder.with_suffix('.lmdb')
+    make_lmdb_from_imgs(folder, lmdb_path, names, [Path(n).stem for n in names], progress=False)
+    return lmdb_path
+
+
+def dataset_options(gt: Path, lq: Path, sizes: Sizes, lmdb: bool, workers: int) -> dict[str, Any]:
+    return {'name': 'bench_train', 'type': 'PairedImageDataset', 'dataroot_gt': str(gt), 'dataroot_lq': str(lq),
+            'io_backend': {'type': 'lmdb' if lmdb else 'disk'}, 'gt_size': sizes.data_gt_size, 'use_hflip': True,
+            'use_rot': True, 'num_worker_per_gpu': workers, 'batch_size_per_gpu': sizes.data_batch,
+            'dataset_enlarge_ratio': 1000}
+
+
+# --------------------------------------------------------------------------------------------- framework
+def parsed_options(workdir: Path, name: str, arch: dict[str, Any], combo: Combo, device: torch.device,
+                   train_set: dict[str, Any], val_set: dict[str, Any], unfused: bool = False) -> dict[str, Any]:
+    """Training options of an SRModel, validated and completed by the option parser as ``train.py`` does."""
+    optim = {'type': 'Adam', 'lr': 1e-4, 'betas': [0.9, 0.99], **({'fused': False} if unfused else {})}
+    opt = {
+        'name': 'benchmark', 'model_type': 'SRModel', 'scale': SCALE, 'num_gpu': int(device.type == 'cuda'),
+        'manual_seed': 0, 'datasets': {'train': train_set, 'val': val_set},
+        'network_g': {'type': name, **arch}, 'path': {'root': str(workdir)},
+        'train': {'ema_decay': 0.0, 'optim_g': optim, 'total_iter': 10**9, 'pixel_opt': {'type': 'L1Loss'},
+                  'amp': combo.amp, 'channels_last': combo.channels_last, 'compile': combo.compile},
+        'val': {'amp': combo.amp, 'pbar': False,
+                'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 4, 'test_y_channel': True},
+                            'ssim': {'type': 'calculate_ssim', 'crop_border': 4, 'test_y_channel': True}}},
+        'logger': {'use_tb_logger': False},
+    }
+    path = workdir / 'options.json'  # JSON is YAML
+    path.write_text(json.dumps(opt))
+    parsed = parse_options(path)
+    parsed.update(dist=False, rank=0, world_size=1, auto_resume=False)
+    return parsed
+
+
+def combos_of(args: argparse.Namespace) -> list[Combo]:
+    """The grid of ``--amp`` x ``--channels-last`` x ``--compile``; with ``--quick`` only float32 +
+    channels_last is also compiled (compiling one network takes tens of seconds on a CPU)."""
+    grid = [Combo(amp, cl == 'on', comp == 'on')
+            for comp, amp, cl in itertools.product(args.compile, args.amp, args.channels_last)]
+    if args.only:
+        wanted = {label.replace(' ', '') for label in args.only}
+        return [c for c in grid if c.label.replace(' ', '') in wanted]
+    if args.quick and Combo('none', True, True) in grid:
+        grid = [c for c in grid if not c.compile or c == Combo('none', True, True)]
+    return grid
+
+
+# --------------------------------------------------------------------------------------------- sections
+class Bench:
+    """Holds the settings and temporary data of one benchmark run; each ``*_section`` method adds rows."""
+
+    def __init__(self, args: argparse.Namespace, device: torch.device, workdir: Path) -> None:
+        self.args, self.device, self.workdir = args, device, workdir
+        self.sizes = QUICK if args.quick else STANDARD
+        self.timer = Timer(device, args.warmup, args.repeats, args.budget)
+        self.rows: list[Row] = []
+        sizes = self.sizes
+        self.train_hr, self.train_lr = write_pairs(workdir / 'train', sizes.data_images, sizes.data_hr, 0)
+        self.val_hr, self.val_lr = write_pairs(workdir / 'val', sizes.val_images, sizes.infer_lq * SCALE, 100)
+        self.train_set = dataset_options(self.train_hr, self.train_lr, sizes, False, 0)
+        self.val_set = {'name': 'bench_val', 'type': 'PairedImageDataset', 'dataroot_gt': str(self.val_hr),
+                        'dataroot_lq': str(self.val_lr), 'io_backend': {'type': 'disk'}}
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+        print(f'  {row.section:<10} {row.network:<10} {row.config:<40} {row.value:10.4g} {row.unit}', flush=True)
+
+    def arch(self, name: str) -> dict[str, Any]:
+        spec = NETWORKS[name]
+        return spec.quick_arch if self.args.quick else spec.arch
+
+    def options(self, name: str, combo: Combo, unfused: bool = False, train_set: dict | None = None) -> dict:
+        return parsed_options(self.workdir, name, self.arch(name), combo, self.device, train_set or self.train_set,
+                              self.val_set, unfused)
+
+    def model(self, name: str, combo: Combo, unfused: bool = False) -> Any:
+        opt = self.options(name, combo, unfused)
+        torch.manual_seed(0)
+        return build_model(opt)
+
+    def plain_network(self, name: str) -> torch.nn.Module:
+        torch.manual_seed(0)
+        return build_network({'type': name, **self.arch(name)}, 'network_g').to(self.device)
+
+    # ----------------------------------------------------------------------------------------- train
+    def train_section(self, name: str, combos: list[Combo]) -> None:
+        spec = NETWORKS[name]
+        batch = spec.quick_batch if self.args.quick else spec.batch
+        lq_size = self.sizes.train_lq
+        generator = torch.Generator().manual_seed(0)
+        data = {'lq': torch.rand(batch, 3, lq_size, lq_size, generator=generator).to(self.device),
+                'gt': torch.rand(batch, 3, lq_size * SCALE, lq_size * SCALE, generator=generator).to(self.device)}
+
+        net = self.plain_network(name).train()
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-4, betas=(0.9, 0.99))
+
+        def plain_step() -> None:
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.l1_loss(net(data['lq']), data['gt'])
+            loss.backward()
+            optimizer.step()
+
+        reset_peak_memory(self.device)
+        plain, runs = self.timer(plain_step)
+        self.add(Row('train', name, PLAIN_TRAIN, 1 / plain, 'iterations/s', runs, 1.0,
+                     memory_mb=peak_memory_mb(self.device), note=f'batch {batch}, LQ {lq_size}x{lq_size}'))
+        del net, optimizer
+        for combo, unfused in [(Combo(), True)] + [(c, False) for c in combos]:
+            model = self.model(name, combo, unfused)
+            step = iter(range(1, 10**9))
+
+            def framework_step() -> None:
+                current_iter = next(step)
+                model.update_learning_rate(current_iter)
+                model.feed_data(data)
+                model.optimize_parameters(current_iter)
+
+            reset_peak_memory(self.device)
+            seconds, runs = self.timer(framework_step, extra_warmup=int(combo.compile))  # 1st call compiles
+            note = "torch's default Adam (not fused)" if unfused else ''
+            if combo.compile and not getattr(model.net_g, 'compiled', False):
+                note = 'compile fell back to eager'
+            self.add(Row('train', name, FRAMEWORK_PLAIN if unfused else combo.label, 1 / seconds, 'iterations/s',
+                         runs, plain / seconds, asdict(combo), peak_memory_mb(self.device), note))
+            del model
+
+    # ----------------------------------------------------------------------------------------- inference
+    def inference_section(self, name: str, combos: list[Combo]) -> None:
+        size = self.sizes.infer_lq
+        lq = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(self.device)
+        net = self.plain_network(name).eval()
+
+        @torch.inference_mode()
+        def plain_forward() -> None:
+            net(lq)
+
+        plain, runs = self.timer(plain_forward)
+        self.add(Row('inference', name, 'plain fp32 forward', 1 / plain, 'images/s', runs, 1.0,
+                     note=f'LQ {size}x{size}'))
+        for combo in unique(Combo(c.amp, c.channels_last) for c in combos):
+            model = self.model(name, combo)
+
+            def framework_test() -> None:
+                model.feed_data({'lq': lq})
+                model.test()
+
+            seconds, runs = self.timer(framework_test)
+            self.add(Row('inference', name, combo.label, 1 / seconds, 'images/s', runs, plain / seconds,
+                         asdict(combo)))
+
+    # ----------------------------------------------------------------------------------------- validation
+    def validation_section(self, name: str, combos: list[Combo]) -> None:
+        val_opt = self.options(name, Combo())['datasets']['val']
+        loader = build_dataloader(build_dataset(val_opt), val_opt)
+        net = self.plain_network(name).eval()
+
+        @torch.inference_mode()
+        def plain_validation() -> None:
+            for data in loader:
+                sr, hr = tensor2img(net(data['lq'].to(self.device))), tensor2img(data['gt'])
+                calculate_psnr(sr, hr, 4, test_y_channel=True)
+                calculate_ssim(sr, hr, 4, test_y_channel=True)
+
+        count = len(loader.dataset)
+        plain, runs = self.timer(plain_validation)
+        self.add(Row('validation', name, 'plain loop, numpy metrics', plain / count, 's/image', runs, 1.0,
+                     note=f'LQ {self.sizes.infer_lq}x{self.sizes.infer_lq}, PSNR + SSIM on Y'))
+        for combo in unique(Combo(c.amp, c.channels_last) for c in combos):
+            model = self.model(name, combo)
+            seconds, runs = self.timer(lambda: model.validation(loader, 'bench_val', 0))
+            self.add(Row('validation', name, combo.label, seconds / count, 's/image', runs, plain / seconds,
+                         asdict(combo)))
+
+    # ----------------------------------------------------------------------------------------- data
+    def data_section(self) -> None:
+        sizes, workers = self.sizes, self.args.workers
+        lmdb_gt, lmdb_lq = to_lmdb(self.train_hr), to_lmdb(self.train_lr)
+        reference = None
+        for label, (gt, lq, lmdb) in {'folder (PNG)': (self.train_hr, self.train_lr, False),
+                                      'LMDB (PNG level 1)': (lmdb_gt, lmdb_lq, True)}.items():
+            train_set = dataset_options(gt, lq, sizes, lmdb, workers)
+            dataset_opt = self.options('MSRResNet', Combo(), train_set=train_set)['datasets']['train']
+            dataset = build_dataset(dataset_opt)
+            sampler = EnlargedSampler(len(dataset), ratio=dataset_opt['dataset_enlarge_ratio'])
+            loader = build_dataloader(dataset, dataset_opt, sampler)
+            batches = iter(loader)
+
+            def load() -> None:
+                for _ in range(sizes.data_batches):
+                    next(batches)
+
+            seconds, runs = self.timer(load)
+            rate = sizes.data_batches * sizes.data_batch / seconds
+            reference = reference or rate
+            self.add(Row('data', 'PairedImageDataset', label, rate, 'samples/s', runs, rate / reference,
+                         note=f'{workers} workers, {sizes.data_hr}x{sizes.data_hr} images, GT patch '
+                              f'{sizes.data_gt_size}, batch {sizes.data_batch}'))
+            del batches, loader
+
+    # ----------------------------------------------------------------------------------------- metrics
+    def metrics_section(self) -> None:
+        size = self.sizes.metric_size
+        hr = synthetic_hr(7, size)
+        noisy = np.clip(hr + np.random.default_rng(1).normal(0, 8, hr.shape), 0, 255).round().astype(np.uint8)
+        sr_t, hr_t = image_tensor(noisy).to(self.device), image_tensor(hr).to(self.device)
+        results = {}
+
+        def numpy_metrics() -> None:
+            results['numpy'] = (calculate_psnr(noisy, hr, 4, test_y_channel=True),
+                                calculate_ssim(noisy, hr, 4, test_y_channel=True))
+
+        def torch_metrics() -> None:
+            results['torch'] = (calculate_psnr_pt(sr_t, hr_t, 4, test_y_channel=True).item(),
+                                calculate_ssim_pt(sr_t, hr_t, 4, test_y_channel=True).item())
+
+        reference, runs = self.timer(numpy_metrics)
+        self.add(Row('metrics', f'{size}x{size}', 'numpy reference (CPU)', reference * 1000, 'ms/image', runs, 1.0,
+                     note='PSNR + SSIM on Y, crop 4'))
+        seconds, runs = self.timer(torch_metrics)
+        difference = max(abs(a - b) / abs(a) for a, b in zip(results['numpy'], results['torch']))
+        self.add(Row('metrics', f'{size}x{size}', f'torch on {self.device.type}', seconds * 1000, 'ms/image', runs,
+                     reference / seconds, note=f'max relative difference {difference:.1e}'))
+
+
+def image_tensor(img: np.ndarray) -> torch.Tensor:
+    """A uint8 BGR HWC image as a (1, 3, H, W) RGB tensor in [0, 1]."""
+    return img2tensor(img.astype(np.float32) / 255.)[None]
+
+
+def unique(combos: Any) -> list[Combo]:
+    return list(dict.fromkeys(combos))
+
+
+# --------------------------------------------------------------------------------------------- report
+def machine_info(device: torch.device) -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(':', 1)[1].strip() for line in Path('/proc/cpuinfo').read_text().splitlines()
+                   if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    info = {'cpu': cpu, 'cpu_cores': os.cpu_count(), 'torch_threads': torch.get_num_threads(),
+            'cpu_capability': torch.backends.cpu.get_cpu_capability(),
+            'cpu_native_bf16': bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()),
+            'torch': torch.__version__, 'python': platform.python_version(), 'device': str(device),
+            'load_average_start': os.getloadavg()[0]}
+    if device.type == 'cuda':
+        info['gpu'] = torch.cuda.get_device_name(device)
+    return info
+
+
+def format_table(rows: list[Row]) -> str:
+    """Markdown tables, one per section."""
+    lines = []
+    for section in SECTIONS:
+        chosen = [r for r in rows if r.section == section]
+        if not chosen:
+            continue
+        lines += ['', f'### {section}', '', '| network | configuration | value | runs | ratio | notes |',
+                  '| --- | --- | --- | --- | --- | --- |']
+        for r in chosen:
+            ratio = f'{r.ratio:.2f}x' if r.ratio is not None else ''
+            memory = f', peak {r.memory_mb:.0f} MiB' if r.memory_mb is not None else ''
+            lines.append(f'| {r.network} | {r.config} | {r.value:.4g} {r.unit} | {r.runs} | {ratio} | '
+                         f'{r.note}{memory} |')
+    return '\n'.join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument('--quick', action='store_true', help='reduced network and image sizes')
+    parser.add_argument('--networks', nargs='+', choices=sorted(NETWORKS), default=None,
+                        help='networks to measure (default: all; with --quick: MSRResNet RRDBNet)')
+    parser.add_argument('--sections', nargs='+', choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument('--amp', nargs='+', choices=('none', 'bf16', 'fp16'), default=['none', 'bf16', 'fp16'])
+    parser.add_argument('--channels-last', nargs='+', choices=('off', 'on'), default=['off', 'on'])
+    parser.add_argument('--compile', nargs='+', choices=('off', 'on'), default=['off', 'on'])
+    parser.add_argument('--only', nargs='+', metavar='LABEL',
+                        help="just these combinations of the grid, e.g. fp32 fp32+channels_last bf16+channels_last")
+    parser.add_argument('--warmup', type=int, default=1,
+                        help='untimed runs before the timed ones (compiled networks get one more)')
+    parser.add_argument('--repeats', type=int, default=5, help='timed runs (the median is reported)')
+    parser.add_argument('--budget', type=float, default=None,
+                        help='seconds of timed runs per figure (default 120, with --quick 5); slower figures get '
+                             'fewer runs, at least one')
+    parser.add_argument('--device', choices=('auto', 'cpu', 'cuda'), default='auto')
+    parser.add_argument('--workers', type=int, default=min(4, os.cpu_count() or 1), help='dataloader workers')
+    parser.add_argument('--threads', type=int, default=torch.get_num_threads(),
+                        help='CPU threads of torch (fewer than the cores can be steadier on a shared machine)')
+    parser.add_argument('--json', type=Path, help='also write the figures to this JSON file')
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.warmup < 0 or args.repeats < 1 or args.threads < 1:
+        raise SystemExit('error: --warmup must be >= 0, --repeats and --threads >= 1.')
+    torch.set_num_threads(args.threads)
+    if args.budget is None:
+        args.budget = 5.0 if args.quick else 120.0
+    use_cuda = args.device == 'cuda' or (args.device == 'auto' and torch.cuda.is_available())
+    device = torch.device('cuda', torch.cuda.current_device()) if use_cuda else torch.device('cpu')
+    networks = args.networks or (['MSRResNet', 'RRDBNet'] if args.quick else list(NETWORKS))
+    get_root_logger(log_level=30)  # warnings only (e.g. a compile fallback)
+    combos = combos_of(args)
+    info = machine_info(device)
+    print(f"Benchmark on {info.get('gpu', info['cpu'])} ({device}), torch {info['torch']}, "
+          f"{'quick' if args.quick else 'standard'} sizes; load average {info['load_average_start']:.2f}", flush=True)
+    with tempfile.TemporaryDirectory(prefix='basicsr-bench-') as tmp:
+        bench = Bench(args, device, Path(tmp))
+        for name in networks:
+            for section in ('train', 'inference', 'validation'):
+                if section in args.sections:
+                    getattr(bench, f'{section}_section')(name, combos)
+        if 'data' in args.sections:
+            bench.data_section()
+        if 'metrics' in args.sections:
+            bench.metrics_section()
+    info['load_average_end'] = os.getloadavg()[0]
+    print(format_table(bench.rows))
+    print(f"\nLoad average (1 min) at start {info['load_average_start']:.2f}, at end {info['load_average_end']:.2f}.")
+    if args.json:
+        settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+        report = {'machine': info, 'settings': {**settings, 'networks': networks, 'sizes': asdict(bench.sizes)},
+                  'results': [asdict(r) for r in bench.rows]}
+        args.json.write_text(json.dumps(report, indent=1))
+        print(f'Figures written to {args.json}.')
+    return 0
+
+
+if __name__ == '__main__':
+    _bootstrap.run(main)
