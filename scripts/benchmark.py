@@ -137,8 +137,22 @@ class Row:
 
 
 # --------------------------------------------------------------------------------------------- timing
+@dataclass
+class Timing:
+    """Median seconds of one run, the number of timed runs, the reference's median over the same rounds, and on a
+    GPU the memory peak of one run."""
+    seconds: float
+    runs: int
+    reference_seconds: float | None = None
+    memory_mb: float | None = None
+
+
 class Timer:
-    """Median seconds of a callable over timed runs after warm-up ones, synchronising the GPU around each run."""
+    """Times callables after warm-up runs, synchronising the GPU around each run.
+
+    With a reference, the two are timed alternately, one run each per round, so that a change in the machine's load
+    (other jobs on a shared machine) affects both alike and their ratio stays meaningful.
+    """
 
     def __init__(self, device: torch.device, warmup: int, repeats: int, budget: float) -> None:
         self.device, self.warmup, self.repeats, self.budget = device, warmup, repeats, budget
@@ -154,24 +168,35 @@ class Timer:
         self._sync()
         return time.perf_counter() - start
 
-    def __call__(self, fn: Callable[[], Any], extra_warmup: int = 0) -> tuple[float, int]:
-        """(median seconds of one run, number of timed runs)."""
-        warm = [self._once(fn) for _ in range(self.warmup + extra_warmup)]
-        repeats = self.repeats
-        if warm and warm[-1] * repeats > self.budget:  # slow: fewer timed runs, at least one
-            repeats = max(1, int(self.budget / warm[-1]))
-        times = [self._once(fn) for _ in range(repeats)]
-        return statistics.median(times), repeats
-
-
-def peak_memory_mb(device: torch.device) -> float | None:
-    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == 'cuda' else None
-
-
-def reset_peak_memory(device: torch.device) -> None:
-    if device.type == 'cuda':
+    def _peak_memory_mb(self, fn: Callable[[], Any]) -> float | None:
+        if self.device.type != 'cuda':
+            return None
         torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        self._once(fn)
+        return torch.cuda.max_memory_allocated(self.device) / 2**20
+
+    def __call__(self, fn: Callable[[], Any], extra_warmup: int = 0,
+                 make_reference: Callable[[], Callable[[], Any]] | None = None) -> Timing:
+        """Time ``fn`` (after ``warmup + extra_warmup`` runs) and, alternately with it, the reference that
+        ``make_reference`` returns; that is made after ``fn``'s memory peak is taken, so it does not count there.
+
+        Slow callables get fewer timed runs than ``repeats`` (at least one), so that the timed rounds take about
+        ``budget`` seconds at most.
+        """
+        round_seconds = max([self._once(fn) for _ in range(self.warmup + extra_warmup)] or [0.0])
+        memory = self._peak_memory_mb(fn)
+        reference = make_reference() if make_reference else None
+        if reference is not None:
+            round_seconds += max([self._once(reference) for _ in range(self.warmup)] or [0.0])
+        runs = max(1, min(self.repeats, int(self.budget / round_seconds) if round_seconds else self.repeats))
+        times, reference_times = [], []
+        for _ in range(runs):
+            if reference is not None:
+                reference_times.append(self._once(reference))
+            times.append(self._once(fn))
+        reference_seconds = statistics.median(reference_times) if reference_times else None
+        return Timing(statistics.median(times), runs, reference_seconds, memory)
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -289,20 +314,9 @@ class Bench:
         data = {'lq': torch.rand(batch, 3, lq_size, lq_size, generator=generator).to(self.device),
                 'gt': torch.rand(batch, 3, lq_size * SCALE, lq_size * SCALE, generator=generator).to(self.device)}
 
-        net = self.plain_network(name).train()
-        optimizer = torch.optim.Adam(net.parameters(), lr=1e-4, betas=(0.9, 0.99))
-
-        def plain_step() -> None:
-            optimizer.zero_grad(set_to_none=True)
-            loss = F.l1_loss(net(data['lq']), data['gt'])
-            loss.backward()
-            optimizer.step()
-
-        reset_peak_memory(self.device)
-        plain, runs = self.timer(plain_step)
-        self.add(Row('train', name, PLAIN_TRAIN, 1 / plain, 'iterations/s', runs, 1.0,
-                     memory_mb=peak_memory_mb(self.device), note=f'batch {batch}, LQ {lq_size}x{lq_size}'))
-        del net, optimizer
+        plain = self.timer(self.plain_train_step(name, data))
+        self.add(Row('train', name, PLAIN_TRAIN, 1 / plain.seconds, 'iterations/s', plain.runs, 1.0,
+                     memory_mb=plain.memory_mb, note=f'batch {batch}, LQ {lq_size}x{lq_size}'))
         for combo, unfused in [(Combo(), True)] + [(c, False) for c in combos]:
             model = self.model(name, combo, unfused)
             step = iter(range(1, 10**9))
@@ -313,14 +327,28 @@ class Bench:
                 model.feed_data(data)
                 model.optimize_parameters(current_iter)
 
-            reset_peak_memory(self.device)
-            seconds, runs = self.timer(framework_step, extra_warmup=int(combo.compile))  # 1st call compiles
+            timing = self.timer(framework_step, extra_warmup=int(combo.compile),  # the first call compiles
+                                make_reference=lambda: self.plain_train_step(name, data))
             note = "torch's default Adam (not fused)" if unfused else ''
             if combo.compile and not getattr(model.net_g, 'compiled', False):
                 note = 'compile fell back to eager'
-            self.add(Row('train', name, FRAMEWORK_PLAIN if unfused else combo.label, 1 / seconds, 'iterations/s',
-                         runs, plain / seconds, asdict(combo), peak_memory_mb(self.device), note))
+            self.add(Row('train', name, FRAMEWORK_PLAIN if unfused else combo.label, 1 / timing.seconds,
+                         'iterations/s', timing.runs, timing.reference_seconds / timing.seconds, asdict(combo),
+                         timing.memory_mb, note))
             del model
+
+    def plain_train_step(self, name: str, data: dict[str, torch.Tensor]) -> Callable[[], None]:
+        """One iteration of the plain float32 NCHW loop: a fresh network, plain Adam, ``F.l1_loss``."""
+        net = self.plain_network(name).train()
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-4, betas=(0.9, 0.99))
+
+        def plain_step() -> None:
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.l1_loss(net(data['lq']), data['gt'])
+            loss.backward()
+            optimizer.step()
+
+        return plain_step
 
     # ----------------------------------------------------------------------------------------- inference
     def inference_section(self, name: str, combos: list[Combo]) -> None:
@@ -332,8 +360,8 @@ class Bench:
         def plain_forward() -> None:
             net(lq)
 
-        plain, runs = self.timer(plain_forward)
-        self.add(Row('inference', name, 'plain fp32 forward', 1 / plain, 'images/s', runs, 1.0,
+        plain = self.timer(plain_forward)
+        self.add(Row('inference', name, 'plain fp32 forward', 1 / plain.seconds, 'images/s', plain.runs, 1.0,
                      note=f'LQ {size}x{size}'))
         for combo in unique(Combo(c.amp, c.channels_last) for c in combos):
             model = self.model(name, combo)
@@ -342,9 +370,9 @@ class Bench:
                 model.feed_data({'lq': lq})
                 model.test()
 
-            seconds, runs = self.timer(framework_test)
-            self.add(Row('inference', name, combo.label, 1 / seconds, 'images/s', runs, plain / seconds,
-                         asdict(combo)))
+            timing = self.timer(framework_test, make_reference=lambda: plain_forward)
+            self.add(Row('inference', name, combo.label, 1 / timing.seconds, 'images/s', timing.runs,
+                         timing.reference_seconds / timing.seconds, asdict(combo)))
 
     # ----------------------------------------------------------------------------------------- validation
     def validation_section(self, name: str, combos: list[Combo]) -> None:
@@ -360,40 +388,46 @@ class Bench:
                 calculate_ssim(sr, hr, 4, test_y_channel=True)
 
         count = len(loader.dataset)
-        plain, runs = self.timer(plain_validation)
-        self.add(Row('validation', name, 'plain loop, numpy metrics', plain / count, 's/image', runs, 1.0,
-                     note=f'LQ {self.sizes.infer_lq}x{self.sizes.infer_lq}, PSNR + SSIM on Y'))
+        plain = self.timer(plain_validation)
+        self.add(Row('validation', name, 'plain loop, numpy metrics', plain.seconds / count, 's/image', plain.runs,
+                     1.0, note=f'LQ {self.sizes.infer_lq}x{self.sizes.infer_lq}, PSNR + SSIM on Y'))
         for combo in unique(Combo(c.amp, c.channels_last) for c in combos):
             model = self.model(name, combo)
-            seconds, runs = self.timer(lambda: model.validation(loader, 'bench_val', 0))
-            self.add(Row('validation', name, combo.label, seconds / count, 's/image', runs, plain / seconds,
-                         asdict(combo)))
+            timing = self.timer(lambda: model.validation(loader, 'bench_val', 0),
+                                make_reference=lambda: plain_validation)
+            self.add(Row('validation', name, combo.label, timing.seconds / count, 's/image', timing.runs,
+                         timing.reference_seconds / timing.seconds, asdict(combo)))
 
     # ----------------------------------------------------------------------------------------- data
     def data_section(self) -> None:
         sizes, workers = self.sizes, self.args.workers
         lmdb_gt, lmdb_lq = to_lmdb(self.train_hr), to_lmdb(self.train_lr)
-        reference = None
-        for label, (gt, lq, lmdb) in {'folder (PNG)': (self.train_hr, self.train_lr, False),
-                                      'LMDB (PNG level 1)': (lmdb_gt, lmdb_lq, True)}.items():
-            train_set = dataset_options(gt, lq, sizes, lmdb, workers)
-            dataset_opt = self.options('MSRResNet', Combo(), train_set=train_set)['datasets']['train']
-            dataset = build_dataset(dataset_opt)
-            sampler = EnlargedSampler(len(dataset), ratio=dataset_opt['dataset_enlarge_ratio'])
-            loader = build_dataloader(dataset, dataset_opt, sampler)
-            batches = iter(loader)
+        note = (f'{workers} workers, {sizes.data_hr}x{sizes.data_hr} images, GT patch {sizes.data_gt_size}, '
+                f'batch {sizes.data_batch}')
+        samples = sizes.data_batches * sizes.data_batch
+        folder_rate = None
+        for label, gt, lq, lmdb in (('folder (PNG)', self.train_hr, self.train_lr, False),
+                                    ('LMDB (PNG level 1)', lmdb_gt, lmdb_lq, True)):
+            # one loader at a time: workers of another would prefetch in the background
+            timing = self.timer(self.train_loader(gt, lq, lmdb))
+            rate = samples / timing.seconds
+            folder_rate = folder_rate or rate
+            self.add(Row('data', 'PairedImageDataset', label, rate, 'samples/s', timing.runs, rate / folder_rate,
+                         note=note))
 
-            def load() -> None:
-                for _ in range(sizes.data_batches):
-                    next(batches)
+    def train_loader(self, gt: Path, lq: Path, lmdb: bool) -> Callable[[], None]:
+        """A callable that loads ``data_batches`` batches from a training dataloader over ``gt``/``lq``."""
+        train_set = dataset_options(gt, lq, self.sizes, lmdb, self.args.workers)
+        dataset_opt = self.options('MSRResNet', Combo(), train_set=train_set)['datasets']['train']
+        dataset = build_dataset(dataset_opt)
+        sampler = EnlargedSampler(len(dataset), ratio=dataset_opt['dataset_enlarge_ratio'])
+        batches = iter(build_dataloader(dataset, dataset_opt, sampler))
 
-            seconds, runs = self.timer(load)
-            rate = sizes.data_batches * sizes.data_batch / seconds
-            reference = reference or rate
-            self.add(Row('data', 'PairedImageDataset', label, rate, 'samples/s', runs, rate / reference,
-                         note=f'{workers} workers, {sizes.data_hr}x{sizes.data_hr} images, GT patch '
-                              f'{sizes.data_gt_size}, batch {sizes.data_batch}'))
-            del batches, loader
+        def load() -> None:
+            for _ in range(self.sizes.data_batches):
+                next(batches)
+
+        return load
 
     # ----------------------------------------------------------------------------------------- metrics
     def metrics_section(self) -> None:
@@ -401,23 +435,26 @@ class Bench:
         hr = synthetic_hr(7, size)
         noisy = np.clip(hr + np.random.default_rng(1).normal(0, 8, hr.shape), 0, 255).round().astype(np.uint8)
         sr_t, hr_t = image_tensor(noisy).to(self.device), image_tensor(hr).to(self.device)
-        results = {}
+        for y_channel in (True, False):
+            results = {}
 
-        def numpy_metrics() -> None:
-            results['numpy'] = (calculate_psnr(noisy, hr, 4, test_y_channel=True),
-                                calculate_ssim(noisy, hr, 4, test_y_channel=True))
+            def numpy_metrics() -> None:
+                results['numpy'] = (calculate_psnr(noisy, hr, 4, test_y_channel=y_channel),
+                                    calculate_ssim(noisy, hr, 4, test_y_channel=y_channel))
 
-        def torch_metrics() -> None:
-            results['torch'] = (calculate_psnr_pt(sr_t, hr_t, 4, test_y_channel=True).item(),
-                                calculate_ssim_pt(sr_t, hr_t, 4, test_y_channel=True).item())
+            def torch_metrics() -> None:
+                results['torch'] = (calculate_psnr_pt(sr_t, hr_t, 4, test_y_channel=y_channel).item(),
+                                    calculate_ssim_pt(sr_t, hr_t, 4, test_y_channel=y_channel).item())
 
-        reference, runs = self.timer(numpy_metrics)
-        self.add(Row('metrics', f'{size}x{size}', 'numpy reference (CPU)', reference * 1000, 'ms/image', runs, 1.0,
-                     note='PSNR + SSIM on Y, crop 4'))
-        seconds, runs = self.timer(torch_metrics)
-        difference = max(abs(a - b) / abs(a) for a, b in zip(results['numpy'], results['torch']))
-        self.add(Row('metrics', f'{size}x{size}', f'torch on {self.device.type}', seconds * 1000, 'ms/image', runs,
-                     reference / seconds, note=f'max relative difference {difference:.1e}'))
+            channels = 'Y' if y_channel else 'RGB'
+            reference = self.timer(numpy_metrics)
+            self.add(Row('metrics', f'{size}x{size}', f'numpy reference (CPU), {channels}', reference.seconds * 1000,
+                         'ms/image', reference.runs, 1.0, note=f'PSNR + SSIM on {channels}, crop 4'))
+            timing = self.timer(torch_metrics, make_reference=lambda: numpy_metrics)
+            difference = max(abs(a - b) / abs(a) for a, b in zip(results['numpy'], results['torch']))
+            self.add(Row('metrics', f'{size}x{size}', f'torch on {self.device.type}, {channels}',
+                         timing.seconds * 1000, 'ms/image', timing.runs, timing.reference_seconds / timing.seconds,
+                         note=f'max relative difference {difference:.1e}'))
 
 
 def image_tensor(img: np.ndarray) -> torch.Tensor:

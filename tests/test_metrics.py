@@ -67,8 +67,10 @@ def _ssim_ref(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.mark.parametrize('crop_border', [0, 4])
 def test_numpy_and_torch_agree(sigma: float, test_y_channel: bool, crop_border: int) -> None:
     pairs = [_noisy_pair(seed, sigma) for seed in (1, 2)]
-    psnr_pt = calculate_psnr_pt(torch.cat([_tensor(a) for a, _ in pairs]), torch.cat([_tensor(b) for _, b in pairs]),
-                                crop_border, test_y_channel=test_y_channel)
+    img, img2 = torch.cat([_tensor(a) for a, _ in pairs]), torch.cat([_tensor(b) for _, b in pairs])
+    psnr_pt = calculate_psnr_pt(img, img2, crop_border, test_y_channel=test_y_channel)
+    assert torch.equal(img, torch.cat([_tensor(a) for a, _ in pairs]))  # the inputs are left as they were
+    assert torch.equal(img2, torch.cat([_tensor(b) for _, b in pairs]))
     ssim_pt = calculate_ssim_pt(torch.cat([_tensor(a) for a, _ in pairs]), torch.cat([_tensor(b) for _, b in pairs]),
                                 crop_border, test_y_channel=test_y_channel)
     assert psnr_pt.shape == ssim_pt.shape == (2, ) and psnr_pt.dtype == ssim_pt.dtype == torch.float64

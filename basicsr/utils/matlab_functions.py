@@ -15,6 +15,9 @@ _KERNEL_WIDTH = 4  # support of MATLAB's cubic kernel, in input pixels
 # ITU-R BT.601 ("MATLAB rgb2ycbcr") for R, G, B in [0, 1]; output Y, Cb, Cr on the 0-255 scale.
 _RGB2YCBCR = np.array([[65.481, -37.797, 112.0], [128.553, -74.203, -93.786], [24.966, 112.0, -18.214]])
 _YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
+# Y = R * w_r + G * w_g + B * w_b + offset, for RGB in [0, 1] and Y on the 0-255 scale (Python floats)
+BT601_Y_WEIGHTS = tuple(float(w) for w in _RGB2YCBCR[:, 0])
+BT601_Y_OFFSET = float(_YCBCR_OFFSET[0])
 # Inverse conversion as MATLAB's ycbcr2rgb writes it (both sides on the 0-255 scale).
 _YCBCR2RGB = np.array([[0.00456621, 0.00456621, 0.00456621], [0, -0.00153632, 0.00791071],
                        [0.00625893, -0.00318811, 0]]) * 255.0
