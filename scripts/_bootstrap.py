@@ -2,8 +2,8 @@
 
 Importing this module makes ``basicsr`` importable when a script runs as ``python scripts/X.py`` from a source
 checkout (the repository root goes on ``sys.path`` only if the package cannot be found otherwise).
-:func:`parallel_map` runs a per-image function over a process pool with a progress bar; :func:`run` is the
-scripts' entry point.
+:func:`input_images` lists the images of an ``--input`` folder, :func:`parallel_map` runs a per-image function
+over a process pool with a progress bar; :func:`run` is the scripts' entry point.
 """
 import importlib.util
 import sys
@@ -17,9 +17,21 @@ if importlib.util.find_spec('basicsr') is None:
 from tqdm import tqdm  # noqa: E402
 
 from basicsr.utils.errors import BasicSRError  # noqa: E402
+from basicsr.utils.misc import scan_images  # noqa: E402
 
 T = TypeVar('T')
 R = TypeVar('R')
+
+
+def input_images(folder: Path) -> list[str]:
+    """The image paths below ``folder`` (recursively, relative to it); exits with a message naming ``--input``
+    when the folder is missing or holds no images."""
+    if not folder.is_dir():
+        raise SystemExit(f'--input: folder {folder} not found.')
+    rel_paths = scan_images(folder, recursive=True)
+    if not rel_paths:
+        raise SystemExit(f'--input: no images in {folder}.')
+    return rel_paths
 
 
 def parallel_map(func: Callable[[T], R], items: Iterable[T], n_thread: int, desc: str,

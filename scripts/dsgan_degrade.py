@@ -32,7 +32,6 @@ from basicsr.models.inference import super_resolve
 from basicsr.utils.errors import DataError
 from basicsr.utils.img_util import img2tensor, imread, imwrite, tensor2img
 from basicsr.utils.matlab_functions import imresize
-from basicsr.utils.misc import scan_images
 
 
 def degrade_one(rel_path: str, input_dir: Path, output_dir: Path, net: nn.Module, scale: int, cleanup_factor: float,
@@ -73,17 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     input_dir, output_dir = Path(args.input), Path(args.output)
-    if not input_dir.is_dir():
-        raise SystemExit(f'--input: folder {input_dir} not found.')
+    rel_paths = _bootstrap.input_images(input_dir)
     if output_dir.exists() and not args.overwrite:
         raise SystemExit(f'--output: {output_dir} exists; pass --overwrite to replace it.')
     if args.cleanup_factor < 1:
         raise SystemExit(f'--cleanup-factor: must be >= 1, got {args.cleanup_factor:g}.')
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('--device cuda: no CUDA device is available.')
-    rel_paths = scan_images(input_dir, recursive=True)
-    if not rel_paths:
-        raise SystemExit(f'--input: no images in {input_dir}.')
     device = torch.device('cuda' if args.device != 'cpu' and torch.cuda.is_available() else 'cpu')
     generator = load_generator(args.opt, args.weights, args.param_key)
     output_dir.parent.mkdir(parents=True, exist_ok=True)

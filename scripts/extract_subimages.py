@@ -20,7 +20,6 @@ import cv2
 
 import _bootstrap  # makes basicsr importable from a checkout; must come before basicsr imports
 from basicsr.utils.img_util import imread, imwrite
-from basicsr.utils.misc import scan_images
 from basicsr.utils.subimages import crop_positions, subimages
 
 
@@ -63,17 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     input_dir, output_dir = Path(args.input), Path(args.output)
-    if not input_dir.is_dir():
-        raise SystemExit(f'--input: folder {input_dir} not found.')
+    rel_paths = _bootstrap.input_images(input_dir)
     if output_dir.is_dir() and any(output_dir.iterdir()) and not args.overwrite:
         raise SystemExit(f'--output: folder {output_dir} exists and is not empty; pass --overwrite to write into it.')
     try:
         crop_positions(args.crop_size, args.crop_size, args.step, args.thresh_size)  # validates the numbers early
     except ValueError as err:
         raise SystemExit(f'--crop-size/--step/--thresh-size: {err}') from err
-    rel_paths = scan_images(input_dir, recursive=True)
-    if not rel_paths:
-        raise SystemExit(f'--input: no images in {input_dir}.')
     settings = CropSettings(input_dir, output_dir, args.crop_size, args.step, args.thresh_size, args.compress_level)
     output_dir.mkdir(parents=True, exist_ok=True)
     work = functools.partial(extract_one, settings=settings)

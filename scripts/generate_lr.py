@@ -20,7 +20,6 @@ import _bootstrap  # makes basicsr importable from a checkout; must come before 
 from basicsr.utils.errors import DataError
 from basicsr.data.transforms import bicubic_downscale_uint8, mod_crop
 from basicsr.utils.img_util import imread, imwrite
-from basicsr.utils.misc import scan_images
 
 
 def lr_name(rel_path: str, scale: int, suffix: bool) -> Path:
@@ -84,8 +83,7 @@ def _check_output(folder: Path | None, option: str, overwrite: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     input_dir = Path(args.input)
-    if not input_dir.is_dir():
-        raise SystemExit(f'--input: folder {input_dir} not found.')
+    rel_paths = _bootstrap.input_images(input_dir)
     scales = [args.scale] if args.scale is not None else args.scales
     if any(s < 1 for s in scales):
         raise SystemExit(f'--scale/--scales: scales must be positive integers, got {scales}.')
@@ -94,9 +92,6 @@ def main(argv: list[str] | None = None) -> int:
     for target in targets:
         _check_output(target.lr_dir, '--output', args.overwrite)
         _check_output(target.hr_dir, '--save-hr', args.overwrite)
-    rel_paths = scan_images(input_dir, recursive=True)
-    if not rel_paths:
-        raise SystemExit(f'--input: no images in {input_dir}.')
     work = functools.partial(process_one, input_dir=input_dir, targets=targets, crop=args.mod_crop,
                              suffix=args.suffix)
     done = list(_bootstrap.parallel_map(work, rel_paths, args.n_thread, desc='bicubic LR', total=len(rel_paths)))
