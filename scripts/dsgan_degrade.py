@@ -17,8 +17,6 @@ complete, so an interrupted run leaves no partial set.
 """
 import argparse
 import functools
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +30,7 @@ from basicsr.models.inference import super_resolve
 from basicsr.utils.errors import DataError
 from basicsr.utils.img_util import img2tensor, imread, imwrite, tensor2img
 from basicsr.utils.matlab_functions import imresize
+from basicsr.utils.misc import folder_written_atomically
 
 
 def degrade_one(rel_path: str, input_dir: Path, output_dir: Path, net: nn.Module, scale: int, cleanup_factor: float,
@@ -81,18 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit('--device cuda: no CUDA device is available.')
     device = torch.device('cuda' if args.device != 'cpu' and torch.cuda.is_available() else 'cpu')
     generator = load_generator(args.opt, args.weights, args.param_key)
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{output_dir.name}.', dir=output_dir.parent))
-    try:
+    with folder_written_atomically(output_dir) as tmp:
         work = functools.partial(degrade_one, input_dir=input_dir, output_dir=tmp, net=generator.net.to(device),
                                  scale=generator.scale, cleanup_factor=args.cleanup_factor, device=device,
                                  tile=args.tile)
         list(_bootstrap.parallel_map(work, rel_paths, 1, desc='DSGAN degradation', total=len(rel_paths)))
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        tmp.rename(output_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     print(f'{len(rel_paths)} HR/LR pairs (x{generator.scale}, generator {generator.weights}) written to '
           f'{output_dir}/HR and {output_dir}/LR.')
     return 0

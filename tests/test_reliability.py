@@ -18,7 +18,7 @@ from basicsr.utils.checkpoint import load_checkpoint, prune_checkpoints
 from basicsr.utils.errors import CheckpointError, DataError, OptionError, TrainingError
 from basicsr.utils.img_util import imfrombytes, imwrite
 from basicsr.utils.lmdb_util import make_lmdb_from_imgs
-from basicsr.utils.misc import scan_images
+from basicsr.utils.misc import folder_written_atomically, scan_images
 from basicsr.utils.options import parse_options
 
 from conftest import ROOT, make_pairs, synthetic_image, tiny_train_options, write_yaml
@@ -311,3 +311,18 @@ def test_checkpoints_get_the_usual_file_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / 'a.pth').stat().st_mode & 0o777 == 0o644
+
+
+def test_a_folder_written_atomically_replaces_the_old_one_only_when_complete(tmp_path):
+    target = tmp_path / 'out'
+    target.mkdir()
+    (target / 'old.txt').write_text('old')
+    with pytest.raises(RuntimeError, match='interrupted'):
+        with folder_written_atomically(target) as tmp:
+            (tmp / 'new.txt').write_text('new')
+            raise RuntimeError('interrupted')
+    assert [p.name for p in target.iterdir()] == ['old.txt']  # the old folder is untouched
+    with folder_written_atomically(target) as tmp:
+        (tmp / 'new.txt').write_text('new')
+    assert [p.name for p in target.iterdir()] == ['new.txt']
+    assert [p.name for p in tmp_path.iterdir()] == ['out']  # no temporary folder left

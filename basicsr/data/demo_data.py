@@ -17,8 +17,6 @@ about as much high-frequency energy as the noise adds, which would leave the two
 """
 import functools
 import os
-import shutil
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Callable
@@ -30,6 +28,7 @@ from basicsr.data.transforms import bicubic_downscale_uint8, mod_crop
 from basicsr.utils.errors import DataError
 from basicsr.utils.img_util import imread, imwrite
 from basicsr.utils.logger import get_root_logger
+from basicsr.utils.misc import folder_written_atomically
 from basicsr.utils.subimages import subimages
 
 TRAIN_IMAGES = ('astronaut', 'rocket', 'hubble_deep_field', 'immunohistochemistry', 'retina', 'stereo_motorcycle',
@@ -89,13 +88,8 @@ def _build_atomically(target: Path, build: Callable[[Path], None], what: str) ->
     if target.exists():
         raise DataError(f'{target}: exists but is not a complete demo folder; remove it to rebuild.')
     get_root_logger().info(f'Preparing the demo {what} in {target}.')
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{target.name}.', dir=target.parent))
-    try:
+    with folder_written_atomically(target) as tmp:
         build(tmp)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def prepare_demo_data(root: str | os.PathLike) -> Path:

@@ -10,8 +10,6 @@ Images go through :func:`imread`, so 16-bit sources are stored as 8-bit.
 import functools
 import os
 import re
-import shutil
-import tempfile
 from contextlib import closing
 from multiprocessing import Pool
 from pathlib import Path
@@ -23,6 +21,7 @@ from tqdm import tqdm
 
 from basicsr.utils.errors import DataError, OptionError
 from basicsr.utils.img_util import imread
+from basicsr.utils.misc import folder_written_atomically
 
 META_INFO_FILE = 'meta_info.txt'
 _META_LINE = re.compile(r'^(?P<key>.+)\.png \((?P<h>\d+),(?P<w>\d+),(?P<c>\d+)\) (?P<level>\d+)$')
@@ -166,17 +165,6 @@ def _write_database(tmp_path: Path, paths: Sequence[str], keys: Sequence[str], e
     return meta
 
 
-def _replace_folder(src: Path, dst: Path) -> None:
-    """Move ``src`` to ``dst``, replacing an existing ``dst`` only once ``src`` is complete."""
-    if not dst.exists():
-        src.rename(dst)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f'.{dst.name}.old-', dir=dst.parent))
-    dst.rename(old / dst.name)
-    src.rename(dst)
-    shutil.rmtree(old)
-
-
 def validate_lmdb_job(data_path: str | os.PathLike, lmdb_path: str | os.PathLike, img_path_list: Sequence[str],
                       keys: Sequence[str], batch: int = 5000, compress_level: int = 1, overwrite: bool = False) -> None:
     """Raise if :func:`make_lmdb_from_imgs` would refuse these arguments (checked before any work is done)."""
@@ -223,14 +211,7 @@ def make_lmdb_from_imgs(data_path: str | os.PathLike, lmdb_path: str | os.PathLi
     paths = [str(Path(data_path) / p) for p in img_path_list]
     if map_size is None:
         map_size = estimate_map_size(paths[0], len(paths))
-    lmdb_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = Path(tempfile.mkdtemp(prefix=f'.{lmdb_path.name}.tmp-', dir=lmdb_path.parent))
-    try:
-        with closing(_encoded_images(paths, compress_level, n_thread, multiprocessing_read)) as encoded:
-            desc = f'LMDB {lmdb_path.name}' if progress else None
-            meta = _write_database(tmp_path, paths, keys, encoded, compress_level, batch, map_size, desc)
-        _replace_folder(tmp_path, lmdb_path)
-    except BaseException:
-        shutil.rmtree(tmp_path, ignore_errors=True)
-        raise
-    return meta
+    with folder_written_atomically(lmdb_path) as tmp_path, \
+            closing(_encoded_images(paths, compress_level, n_thread, multiprocessing_read)) as encoded:
+        desc = f'LMDB {lmdb_path.name}' if progress else None
+        return _write_database(tmp_path, paths, keys, encoded, compress_level, batch, map_size, desc)

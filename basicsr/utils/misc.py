@@ -1,6 +1,10 @@
-"""Small helpers shared across the package: file scanning, timestamps, seeding, folder rotation."""
+"""Small helpers shared across the package: file scanning, timestamps, seeding, folder rotation, folders written
+all at once."""
+import contextlib
 import os
 import random
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
@@ -75,3 +79,23 @@ def sizeof_fmt(size: float, suffix: str = 'B') -> str:
             return f'{size:3.1f} {unit}{suffix}'
         size /= 1024.0
     return f'{size:3.1f} Pi{suffix}'
+
+
+@contextlib.contextmanager
+def folder_written_atomically(target: Path) -> Iterator[Path]:
+    """A temporary folder beside ``target`` to fill; when the block ends normally it becomes ``target`` (an
+    existing ``target`` is replaced only then), when it fails it is removed. So ``target`` is never partial."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{target.name}.tmp-', dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f'.{target.name}.old-', dir=target.parent))
+            target.rename(old / target.name)
+            tmp.rename(target)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
