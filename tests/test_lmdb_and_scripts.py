@@ -249,6 +249,41 @@ def test_generate_lr_without_mod_crop(tmp_path: Path, generate_lr) -> None:
     assert imread(tmp_path / 'LR' / 'a.png').shape == (4, 5, 3)  # ceil(13/4), ceil(18/4)
 
 
+def test_generate_lr_gtmod_folder_sets_the_crop(tmp_path: Path, generate_lr) -> None:
+    hr = _random((29, 40, 3), 34)
+    _write(tmp_path / 'HR' / 'a.png', hr)
+    generate_lr.main(['--input', str(tmp_path / 'HR'), '--output', str(tmp_path / 'LRbicx4'), '--scale', '4',
+                      '--save-hr', str(tmp_path / 'GTmod12'), '--n-thread', '1'])
+    assert np.array_equal(imread(tmp_path / 'GTmod12' / 'a.png'), hr[:24, :36])  # 12 | 24, 36 (not 28 x 40)
+    assert np.array_equal(imread(tmp_path / 'LRbicx4' / 'a.png'), _reference_lr(hr[:24, :36], 4))
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--scale', '4', '--save-hr', 'GTmod12', '--mod', '8'], 'use --mod 12'),
+    (['--scale', '4', '--save-hr', 'GTmod6'], 'not a multiple of every scale'),
+    (['--scales', '2', '3', '--mod', '4'], 'not a multiple of every scale'),
+    (['--scale', '4', '--save-hr', 'GTmod12', '--no-mod-crop'], 'contradicts --save-hr'),
+])
+def test_generate_lr_refuses_a_crop_the_folder_name_contradicts(tmp_path: Path, generate_lr, args: list[str],
+                                                                 message: str) -> None:
+    _write(tmp_path / 'HR' / 'a.png', _random((24, 24, 3), 35))
+    args = [str(tmp_path / a) if a.startswith('GTmod') else a for a in args]
+    with pytest.raises(SystemExit, match=message):
+        generate_lr.main(['--input', str(tmp_path / 'HR'), '--output', str(tmp_path / 'LR'), '--n-thread', '1',
+                          *args])
+    assert not (tmp_path / 'LR').exists()
+
+
+def test_generate_lr_mod_option_crops_every_scale_alike(tmp_path: Path, generate_lr) -> None:
+    hr = _random((25, 26, 3), 36)
+    _write(tmp_path / 'HR' / 'a.png', hr)
+    generate_lr.main(['--input', str(tmp_path / 'HR'), '--output', str(tmp_path / 'LR'), '--scales', '2', '3',
+                      '--mod', '6', '--save-hr', str(tmp_path / 'GT'), '--n-thread', '1'])
+    for scale in (2, 3):
+        assert np.array_equal(imread(tmp_path / 'GT' / f'X{scale}' / 'a.png'), hr[:24, :24])
+        assert imread(tmp_path / 'LR' / f'X{scale}' / 'a.png').shape == (24 // scale, 24 // scale, 3)
+
+
 # ------------------------------------------------------------------------------------ run as plain scripts
 def test_script_runs_from_repo_root_without_install(tmp_path: Path) -> None:
     _write(tmp_path / 'src' / 'x.png', _random((3, 4, 3), 40))
