@@ -22,16 +22,18 @@ def test_paired_crop_positions_match_across_scales():
     gt = np.arange(40 * 48 * 3, dtype=np.float32).reshape(40, 48, 3)
     lq = gt[::4, ::4]  # LQ pixel (i, j) is GT pixel (4i, 4j): a crop that lines up keeps this relation
     for seed in range(5):
-        gt_patch, lq_patch = paired_random_crop(gt, lq, 16, 4, random.Random(seed))
+        gt_patch, lq_patch = paired_random_crop(gt, lq, 16, 4, rng=random.Random(seed))
         assert gt_patch.shape == (16, 16, 3) and lq_patch.shape == (4, 4, 3)
         np.testing.assert_array_equal(gt_patch[::4, ::4], lq_patch)
 
 
 def test_paired_crop_rejects_mismatched_sizes_naming_files():
     with pytest.raises(DataError, match='gt.png .* is not x4 the size of lq.png'):
-        paired_random_crop(np.zeros((40, 48, 3)), np.zeros((9, 12, 3)), 16, 4, random.Random(0), 'gt.png', 'lq.png')
+        paired_random_crop(np.zeros((40, 48, 3)), np.zeros((9, 12, 3)), 16, 4, 'gt.png', rng=random.Random(0),
+                           lq_path='lq.png')
     with pytest.raises(DataError, match=r'gt.png \(48x24\) is smaller than the GT patch size 32x32'):
-        paired_random_crop(np.zeros((24, 48, 3)), np.zeros((6, 12, 3)), 32, 4, random.Random(0), 'gt.png', 'lq.png')
+        paired_random_crop(np.zeros((24, 48, 3)), np.zeros((6, 12, 3)), 32, 4, 'gt.png', rng=random.Random(0),
+                           lq_path='lq.png')
 
 
 @pytest.mark.parametrize('scale', [2, 3, 4])
@@ -41,7 +43,7 @@ def test_on_the_fly_lq_equals_cropping_the_whole_bicubic_image(scale):
     gt_size = 8 * scale
     for seed in range(12):  # crops at the borders and inside
         gt_patch, lq_patch = random_crop_with_bicubic_lq(gt, gt_size, scale, random.Random(seed))
-        ref_gt, ref_lq = paired_random_crop(mod_crop(gt, scale), whole_lq, gt_size, scale, random.Random(seed))
+        ref_gt, ref_lq = paired_random_crop(mod_crop(gt, scale), whole_lq, gt_size, scale, rng=random.Random(seed))
         np.testing.assert_array_equal(gt_patch, ref_gt)
         assert np.abs(lq_patch - ref_lq).max() <= 1 / 255 + 1e-6  # a rounding tie may flip one 8-bit step
         assert np.mean(lq_patch == ref_lq) > 0.99
@@ -51,7 +53,7 @@ def test_augment_applies_the_same_transform_to_all_images():
     a = np.random.default_rng(0).random((6, 8, 3))
     seen = set()
     for seed in range(40):
-        out_a, out_b = augment([a, a.copy()], True, True, random.Random(seed))
+        out_a, out_b = augment([a, a.copy()], True, True, rng=random.Random(seed))
         np.testing.assert_array_equal(out_a, out_b)
         seen.add(out_a.tobytes())
     assert len(seen) == 8  # all dihedral variants occur

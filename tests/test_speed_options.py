@@ -237,6 +237,6 @@ def test_patches_cropped_before_the_float_conversion_are_unchanged(tmp_path, dep
     sample = dataset[(0, 'seed')]
     generator = random.Random('seed')
     gt, lq = dataset.read(dataset.paths[0]['gt_path'], 'gt'), dataset.read(dataset.paths[0]['lq_path'], 'lq')
-    gt, lq = augment(list(paired_random_crop(gt, lq, 32, 4, generator)), True, True, generator)
+    gt, lq = augment(list(paired_random_crop(gt, lq, 32, 4, rng=generator)), True, True, rng=generator)
     expected_gt, expected_lq = img2tensor([gt, lq])
     assert torch.equal(sample['gt'], expected_gt) and torch.equal(sample['lq'], expected_lq)

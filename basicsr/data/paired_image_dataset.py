@@ -16,7 +16,12 @@ from basicsr.utils.registry import DATASET_REGISTRY
 
 
 class ImageDatasetBase(Dataset):
-    """Reading, colour handling and tensor conversion shared by the image datasets."""
+    """Reading, colour handling and tensor conversion shared by the image datasets.
+
+    The datasets declare their options as keyword arguments; :mod:`basicsr.data` also lets each be built BasicSR's
+    way from one options dict, ``PairedImageDataset(opt)``. BasicSR's attributes ``opt``, ``io_backend_opt``,
+    ``file_client``, ``paths``, ``mean`` and ``std`` (and the datasets' folders) are there for plug-in code.
+    """
 
     def __init__(self, io_backend: dict[str, Any], folders: dict[str, str], color: Literal['y'] | None,
                  mean: list[float] | None, std: list[float] | None) -> None:
@@ -83,6 +88,7 @@ class PairedImageDataset(ImageDatasetBase):
                  scale: int = 4) -> None:
         folders = {'gt': dataroot_gt} if dataroot_lq is None else {'lq': dataroot_lq, 'gt': dataroot_gt}
         super().__init__(io_backend or {'type': 'disk'}, folders, color, mean, std)
+        self.gt_folder, self.lq_folder, self.filename_tmpl = dataroot_gt, dataroot_lq, filename_tmpl
         self.scale = scale
         self.phase = phase
         self.gt_size = gt_size
@@ -117,12 +123,13 @@ class PairedImageDataset(ImageDatasetBase):
         else:  # crop as stored, then convert only what is kept
             img_gt, img_lq = self.decode(gt_path, 'gt'), self.decode(lq_path, 'lq')
             if train:
-                img_gt, img_lq = paired_random_crop(img_gt, img_lq, self.gt_size, self.scale, rng, gt_path, lq_path)
+                img_gt, img_lq = paired_random_crop(img_gt, img_lq, self.gt_size, self.scale, gt_path,
+                                                    rng=rng, lq_path=lq_path)
             else:
                 img_gt = self._fit_gt(img_gt, img_lq, gt_path, lq_path)
             img_gt, img_lq = self.to_float(img_gt, gt_path), self.to_float(img_lq, lq_path)
         if train:
-            img_gt, img_lq = augment([img_gt, img_lq], self.use_hflip, self.use_rot, rng)
+            img_gt, img_lq = augment([img_gt, img_lq], self.use_hflip, self.use_rot, rng=rng)
         img_gt, img_lq = self.to_tensors([img_gt, img_lq])
         return {'lq': img_lq, 'gt': img_gt, 'lq_path': lq_path, 'gt_path': gt_path}
 

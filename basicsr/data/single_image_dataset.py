@@ -18,6 +18,7 @@ class SingleImageDataset(ImageDatasetBase):
                  color: Literal['y'] | None = None, mean: list[float] | None = None, std: list[float] | None = None,
                  phase: str = 'test', scale: int = 4) -> None:
         super().__init__(io_backend or {'type': 'disk'}, {'lq': dataroot_lq}, color, mean, std)
+        self.lq_folder = dataroot_lq
         self.paths = single_paths(dataroot_lq, meta_info_file)
         if not self.paths:
             raise DataError(f'{dataroot_lq}: no images found.')

@@ -1,11 +1,14 @@
-"""Crops and augmentations on HWC numpy images.
+"""Crops and augmentations on HWC numpy images (and, for :func:`paired_random_crop`, NCHW/CHW tensors).
 
-Randomness comes from an explicit ``random.Random`` (one per sample, see :mod:`basicsr.data.sampler`), so a
-sample's crop and flips depend only on the run seed, the epoch and its position, not on dataloader workers.
+The signatures are BasicSR's. The project's datasets pass ``rng``, an explicit ``random.Random`` (one per sample,
+see :mod:`basicsr.data.sampler`), so a sample's crop and flips depend only on the run seed, the epoch and its
+position, not on dataloader workers; without it, draws come from the ``random`` module, as in BasicSR.
 """
 import random
+from typing import Any
 
 import numpy as np
+import torch
 
 from basicsr.utils.errors import DataError
 from basicsr.utils.matlab_functions import imresize
@@ -49,17 +52,40 @@ def _check_patch_fits(shape: tuple, gt_size: int, path: str) -> None:
                         '(gt_size).')
 
 
-def paired_random_crop(gt: np.ndarray, lq: np.ndarray, gt_size: int, scale: int, rng: random.Random,
-                       gt_path: str = '', lq_path: str = '') -> tuple[np.ndarray, np.ndarray]:
-    """A random ``gt_size`` GT patch and the matching ``gt_size // scale`` LQ patch."""
-    check_pair_size(gt.shape, lq.shape, scale, gt_path, lq_path)
-    _check_patch_fits(gt.shape, gt_size, gt_path)  # the pair's sizes match, so the LQ patch fits too
-    lq_size = gt_size // scale
-    top = rng.randint(0, lq.shape[0] - lq_size)
-    left = rng.randint(0, lq.shape[1] - lq_size)
-    lq_patch = lq[top:top + lq_size, left:left + lq_size, ...]
-    gt_patch = gt[top * scale:(top + lq_size) * scale, left * scale:(left + lq_size) * scale, ...]
-    return gt_patch, lq_patch
+def paired_random_crop(img_gts: Any, img_lqs: Any, gt_patch_size: int, scale: int, gt_path: str | None = None, *,
+                       rng: random.Random | None = None, lq_path: str | None = None) -> tuple[Any, Any]:
+    """A random ``gt_patch_size`` GT patch and the matching ``gt_patch_size // scale`` LQ patch.
+
+    ``img_gts`` / ``img_lqs``: an image or a list of images cropped at the same place, numpy HWC/HW arrays or
+    tensors (..., H, W). As in BasicSR, a list of one image gives back the image itself. A GT that is not
+    ``scale`` times its LQ, or smaller than the patch, is a DataError naming ``gt_path`` / ``lq_path``.
+    """
+    gts = img_gts if isinstance(img_gts, list) else [img_gts]
+    lqs = img_lqs if isinstance(img_lqs, list) else [img_lqs]
+    gt_hw, lq_hw = _height_width(gts[0]), _height_width(lqs[0])
+    check_pair_size(gt_hw, lq_hw, scale, gt_path or '', lq_path or '')
+    _check_patch_fits(gt_hw, gt_patch_size, gt_path or '')  # the pair's sizes match, so the LQ patch fits too
+    generator = rng or random
+    lq_size = gt_patch_size // scale
+    top = generator.randint(0, lq_hw[0] - lq_size)
+    left = generator.randint(0, lq_hw[1] - lq_size)
+    lqs = [_crop(img, top, left, lq_size) for img in lqs]
+    gts = [_crop(img, top * scale, left * scale, lq_size * scale) for img in gts]
+    return _unlist(gts), _unlist(lqs)
+
+
+def _height_width(img: np.ndarray | torch.Tensor) -> tuple[int, int]:
+    return tuple(img.shape[-2:]) if isinstance(img, torch.Tensor) else tuple(img.shape[:2])
+
+
+def _crop(img: np.ndarray | torch.Tensor, top: int, left: int, size: int) -> np.ndarray | torch.Tensor:
+    if isinstance(img, torch.Tensor):
+        return img[..., top:top + size, left:left + size]
+    return img[top:top + size, left:left + size, ...]
+
+
+def _unlist(imgs: list) -> Any:
+    return imgs[0] if len(imgs) == 1 else imgs
 
 
 def random_crop_with_bicubic_lq(gt: np.ndarray, gt_size: int, scale: int, rng: random.Random,
@@ -83,18 +109,40 @@ def random_crop_with_bicubic_lq(gt: np.ndarray, gt_size: int, scale: int, rng: r
     return gt_patch, lq_patch
 
 
-def augment(imgs: list[np.ndarray], hflip: bool, rotation: bool, rng: random.Random) -> list[np.ndarray]:
-    """The same random horizontal flip, vertical flip and transpose (8 dihedral variants) for every image."""
-    do_hflip = hflip and rng.random() < 0.5
-    do_vflip = rotation and rng.random() < 0.5
-    do_transpose = rotation and rng.random() < 0.5
-    out = []
-    for img in imgs:
+def augment(imgs: Any, hflip: bool = True, rotation: bool = True, flows: Any = None, return_status: bool = False, *,
+            rng: random.Random | None = None) -> Any:
+    """The same random horizontal flip, vertical flip and transpose (8 dihedral variants) for every image.
+
+    ``imgs`` (and ``flows``, (H, W, 2) optical flows whose vectors are transformed too): an HWC/HW image or a
+    list; as in BasicSR a list of one gives back the image itself. Returns the images, plus the flows when given,
+    or else the ``(hflip, vflip, transpose)`` done when ``return_status``. Results are contiguous arrays.
+    """
+    generator = rng or random
+    do_hflip = hflip and generator.random() < 0.5
+    do_vflip = rotation and generator.random() < 0.5
+    do_transpose = rotation and generator.random() < 0.5
+
+    def transform(img: np.ndarray) -> np.ndarray:
         if do_hflip:
             img = img[:, ::-1, ...]
         if do_vflip:
             img = img[::-1, ...]
         if do_transpose:
-            img = img.transpose(1, 0, 2) if img.ndim == 3 else img.T
-        out.append(img)
+            img = img.swapaxes(0, 1)
+        return np.ascontiguousarray(img)
+
+    def transform_flow(flow: np.ndarray) -> np.ndarray:
+        flow = transform(flow)
+        if do_transpose:
+            flow = flow[..., ::-1]  # (dx, dy) -> (dy, dx)
+        sign = np.array([-1. if do_hflip else 1., -1. if do_vflip else 1.], flow.dtype)
+        if do_transpose:
+            sign = sign[::-1]
+        return np.ascontiguousarray(flow * sign)
+
+    out = _unlist([transform(img) for img in (imgs if isinstance(imgs, list) else [imgs])])
+    if flows is not None:
+        return out, _unlist([transform_flow(f) for f in (flows if isinstance(flows, list) else [flows])])
+    if return_status:
+        return out, (do_hflip, do_vflip, do_transpose)
     return out

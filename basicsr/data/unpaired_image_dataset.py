@@ -77,8 +77,8 @@ class UnpairedImageDataset(ImageDatasetBase):
             target_path = self.targets[rng.randrange(len(self.targets))]
             _, lq = random_crop_with_bicubic_lq(source, self.gt_size, self.scale, rng, source_path)
             target = random_crop(self.read(target_path, 'target'), self.gt_size // self.scale, rng, target_path)
-            lq, = augment([lq], self.use_hflip, self.use_rot, rng)
-            target, = augment([target], self.use_hflip, self.use_rot, rng)
+            lq = augment(lq, self.use_hflip, self.use_rot, rng=rng)
+            target = augment(target, self.use_hflip, self.use_rot, rng=rng)
         else:
             target_path = self.targets[index % len(self.targets)]
             lq = bicubic_lq(mod_crop(source, self.scale), self.scale)
