@@ -352,9 +352,10 @@ def add_gaussian_noise_pt(img: torch.Tensor, sigma: PerSample = 10, gray_noise: 
     return _clip_round(img + generate_gaussian_noise_pt(img, sigma, gray_noise, generator), clip, rounds)
 
 
-def _random_parameters(img: torch.Tensor, value_range: Range, gray_prob: float,
+def draw_noise_parameters(img: torch.Tensor, value_range: Range, gray_prob: float,
                        generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample noise strengths uniform in ``value_range`` and grey flags (1.0 with probability ``gray_prob``)."""
+    """Per-sample noise strengths uniform in ``value_range`` and grey flags (1.0 with probability ``gray_prob``): the
+    draws of the ``random_*_noise_pt`` functions, in their order, for callers that want to know them."""
     b = img.size(0)
     value = torch_random.uniform(value_range[0], value_range[1], b, generator, img.device).to(img.dtype)
     gray = (torch_random.rand(b, generator, img.device) < gray_prob).to(img.dtype)
@@ -363,7 +364,7 @@ def _random_parameters(img: torch.Tensor, value_range: Range, gray_prob: float,
 
 def random_generate_gaussian_noise_pt(img: torch.Tensor, sigma_range: Range = (0, 10), gray_prob: float = 0,
                                       generator: torch.Generator | None = None) -> torch.Tensor:
-    sigma, gray_noise = _random_parameters(img, sigma_range, gray_prob, generator)
+    sigma, gray_noise = draw_noise_parameters(img, sigma_range, gray_prob, generator)
     return generate_gaussian_noise_pt(img, sigma, gray_noise, generator)
 
 
@@ -407,7 +408,7 @@ def add_poisson_noise_pt(img: torch.Tensor, scale: PerSample = 1.0, clip: bool =
 
 def random_generate_poisson_noise_pt(img: torch.Tensor, scale_range: Range = (0, 1.0), gray_prob: float = 0,
                                      generator: torch.Generator | None = None) -> torch.Tensor:
-    scale, gray_noise = _random_parameters(img, scale_range, gray_prob, generator)
+    scale, gray_noise = draw_noise_parameters(img, scale_range, gray_prob, generator)
     return generate_poisson_noise_pt(img, scale, gray_noise, generator)
 
 
