@@ -1,6 +1,6 @@
 """Building blocks shared by several networks."""
 import math
-from typing import Iterable
+from typing import Any, Iterable
 
 import torch
 from torch import nn
@@ -63,6 +63,20 @@ class Upsample(nn.Sequential):
         else:
             raise ValueError(f'scale {scale} is not supported: use a power of 2 or 3.')
         super().__init__(*layers)
+
+
+def to_2tuple(x: Any) -> tuple:
+    """``(x, x)`` for a single value, ``tuple(x)`` for an iterable (BasicSR's helper, imported by plug-ins)."""
+    if isinstance(x, Iterable) and not isinstance(x, str):
+        return tuple(x)
+    return (x, x)
+
+
+def trunc_normal_(tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0) -> torch.Tensor:
+    """Fill ``tensor`` in place from N(mean, std^2) truncated to [a, b] (absolute bounds, not in units of std), as
+    BasicSR's and timm's ``trunc_normal_`` do; transformers initialise their linear layers with std 0.02."""
+    return init.trunc_normal_(tensor, mean, std, a, b)
 
 
 def pixel_unshuffle(x: torch.Tensor, scale: int) -> torch.Tensor:

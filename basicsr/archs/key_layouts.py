@@ -1,4 +1,4 @@
-"""Published key layouts of RRDBNet and RCAN, and the conversion between them and BasicSR's.
+"""Published key layouts of RRDBNet, RCAN and EDSR, and the conversion between them and BasicSR's.
 
 A layout is a table of module-path templates, pairs (BasicSR path, path in that layout), in which ``{name}`` stands
 for a block index. One table converts both ways. A key that no entry matches is an error naming it, so a file of
@@ -63,6 +63,11 @@ def _rcan_official_pairs(num_group: int, num_block: int) -> Pairs:
             ('upsample.{i}', 'tail.0.{i}'), ('conv_last', 'tail.1')]
 
 
+def _edsr_official_pairs(num_block: int) -> Pairs:
+    return [('conv_first', 'head.0'), ('body.{i}.conv1', 'body.{i}.body.0'), ('body.{i}.conv2', 'body.{i}.body.2'),
+            ('conv_after_body', f'body.{num_block}'), ('upsample.{i}', 'tail.0.{i}'), ('conv_last', 'tail.1')]
+
+
 LAYOUTS: dict[str, dict[str, Layout]] = {
     'RRDBNet': {
         BASICSR: Layout('body.0.rdb1.conv1.weight', 'BasicSR (conv_first, body.N.rdb1.conv1, conv_body, ...)',
@@ -81,6 +86,13 @@ LAYOUTS: dict[str, dict[str, Layout]] = {
                            '(sub_mean, head.0, body.G.body.B.body.0, tail.0, add_mean)', _rcan_official_pairs,
                            {'num_group': 'body.{n}.body.0.body.0.weight',
                             'num_block': 'body.0.body.{n}.body.0.weight'}),
+    },
+    'EDSR': {
+        BASICSR: Layout('body.0.conv1.weight', 'BasicSR (conv_first, body.N.conv1/conv2, conv_after_body, upsample, '
+                        'conv_last)', counters={'num_block': 'body.{n}.conv1.weight'}),
+        'official': Layout('head.0.weight', 'EDSR-PyTorch (sub_mean, head.0, body.N.body.0/2, body.<num_block>, '
+                           'tail.0.N, tail.1, add_mean)', _edsr_official_pairs,
+                           {'num_block': 'body.{n}.body.0.weight'}),
     },
 }
 RCAN_MEAN_SHIFT_KEYS = ('sub_mean.weight', 'sub_mean.bias', 'add_mean.weight', 'add_mean.bias')
@@ -152,16 +164,16 @@ def rename_keys(state: StateDict, arch: str, source: str, target: str) -> 'Order
     return OrderedDict(state)
 
 
-def pop_rcan_mean_shift(state: StateDict) -> tuple['OrderedDict[str, torch.Tensor]', torch.Tensor]:
-    """Split the official RCAN's mean-shift convolutions off ``state``.
+def pop_rcan_mean_shift(state: StateDict, arch: str = 'RCAN') -> tuple['OrderedDict[str, torch.Tensor]', torch.Tensor]:
+    """Split the mean-shift convolutions of EDSR-PyTorch's ``MeanShift`` (official RCAN and EDSR) off ``state``.
 
     Returns the remaining tensors and ``rgb_range * rgb_mean``, the shift they apply. The two 1x1 convolutions must
-    be an identity that subtracts and one that adds back the same shift, since that is all BasicSR's RCAN (a fixed
-    mean, not a parameter) can represent; anything else is a CheckpointError.
+    be an identity that subtracts and one that adds back the same shift, since that is all BasicSR's RCAN and EDSR
+    (a fixed mean, not a parameter) can represent; anything else is a CheckpointError.
     """
     missing = [k for k in RCAN_MEAN_SHIFT_KEYS if k not in state]
     if missing:
-        raise CheckpointError(f'official RCAN weights lack {missing}.')
+        raise CheckpointError(f'official {arch} weights lack {missing}.')
     sub_w, sub_b, add_w, add_b = (state[k].float() for k in RCAN_MEAN_SHIFT_KEYS)
     channels = sub_b.numel()
     identity = torch.eye(channels).view(channels, channels, 1, 1)
@@ -180,3 +192,20 @@ def rcan_mean_shift(rgb_mean: list[float] | tuple[float, ...], img_range: float)
     identity = torch.eye(channels).view(channels, channels, 1, 1)
     shift = img_range * torch.tensor(rgb_mean, dtype=torch.float32)
     return OrderedDict(zip(RCAN_MEAN_SHIFT_KEYS, (identity, -shift, identity.clone(), shift.clone())))
+
+
+def from_mean_shift_layout(state: StateDict, arch: str, rgb_mean: torch.Tensor, img_range: float) -> StateDict:
+    """``state`` in BasicSR's layout of ``arch`` (EDSR or RCAN, whose pixel mean is a constant): files already in
+    it, or in no known layout, are returned as they are; official files lose their mean shift, which must be
+    ``rgb_mean`` at ``img_range`` (else a CheckpointError says which ``network_g.rgb_mean`` the file needs)."""
+    layout = detect_layout(state, arch)
+    if layout in (None, BASICSR):
+        return state
+    state, shift = pop_rcan_mean_shift(state, arch)
+    file_mean = shift / img_range
+    if not torch.allclose(file_mean, rgb_mean.flatten().cpu().float(), atol=1e-5):
+        raise CheckpointError(
+            f'the mean shift of these official {arch} weights is rgb_mean {file_mean.tolist()} at img_range '
+            f'{img_range:g}, the network has {rgb_mean.flatten().tolist()}: set network_g.rgb_mean to the file\'s '
+            'values.')
+    return rename_keys(state, arch, layout, BASICSR)
