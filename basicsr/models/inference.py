@@ -1,9 +1,17 @@
-"""Inference helpers for testing and validation: tiled processing, x8 self-ensemble, reduced precision."""
+"""Inference helpers for testing and validation: tiled processing, x8 self-ensemble, reduced precision, and
+padding for networks that need a particular input size.
+
+A network whose input height and width must be multiples of some n (window attention: SwinIR, HAT) says so with an
+attribute ``input_multiple = n``; :func:`super_resolve` then pads each input it gives the network (each tile, each
+flipped copy) at the bottom and right to that multiple and crops the output back, as BasicSR's ``SwinIRModel`` does
+in its ``test``. Networks without the attribute take any size.
+"""
 import contextlib
 from typing import Callable, Iterator
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 AMP_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
 
@@ -64,13 +72,36 @@ def self_ensemble(forward: Callable[[torch.Tensor], torch.Tensor], lq: torch.Ten
     return total / 8
 
 
+def input_multiple(net: nn.Module) -> int:
+    """The multiple that ``net``'s input height and width must have (its ``input_multiple``; 1 when it has none)."""
+    return int(getattr(net, 'input_multiple', 1))
+
+
+def padded_forward(net: Callable[[torch.Tensor], torch.Tensor], lq: torch.Tensor, multiple: int) -> torch.Tensor:
+    """``net(lq)`` with ``lq`` padded at the bottom and right to multiples of ``multiple`` (reflection, or
+    replication where the image is too small to reflect) and the output cropped to the scale times ``lq``'s size."""
+    height, width = lq.shape[-2:]
+    pad_h, pad_w = -height % multiple, -width % multiple
+    if not (pad_h or pad_w):
+        return net(lq)
+    mode = 'reflect' if pad_h < height and pad_w < width else 'replicate'
+    out = net(F.pad(lq, (0, pad_w, 0, pad_h), mode=mode))
+    scale = out.shape[-1] // (width + pad_w)
+    return out[..., :height * scale, :width * scale]
+
+
 def super_resolve(net: nn.Module, lq: torch.Tensor, tile: int | None = None, tile_pad: int = 16,
                   ensemble: bool = False, amp: str = 'none') -> torch.Tensor:
-    """``net(lq)`` with the inference options of ``val``: tiling, self-ensemble and precision (float32 out)."""
+    """``net(lq)`` with the inference options of ``val``: tiling, self-ensemble and precision (float32 out); inputs
+    are padded to the network's ``input_multiple`` (see the module's description)."""
+    multiple = input_multiple(net)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        return padded_forward(net, x, multiple) if multiple > 1 else net(x)
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         with autocast(x.device, amp):
-            out = tiled_forward(net, x, tile, tile_pad) if tile else net(x)
+            out = tiled_forward(run, x, tile, tile_pad) if tile else run(x)
         return out.float()
 
     return self_ensemble(forward, lq) if ensemble else forward(lq)
