@@ -1,4 +1,5 @@
 """Datasets and data loading. Every ``*_dataset.py`` file here is imported so its datasets register."""
+import copy
 import random
 from typing import Any
 
@@ -9,18 +10,29 @@ from torch.utils.data import DataLoader, Dataset
 from basicsr.data.prefetcher import CPUPrefetcher, CUDAPrefetcher
 from basicsr.data.sampler import EnlargedSampler, ShardSampler
 from basicsr.utils.dist_util import get_dist_info
+from basicsr.utils.opt_dict import accept_opt_dict
 from basicsr.utils.option_schema import DATASET
 from basicsr.utils.registry import DATASET_REGISTRY, import_modules
 
 import_modules(__file__, __name__, '_dataset')
 
 
+def _taking_opt_dict(cls: type) -> type:
+    """``cls`` made callable BasicSR's way, ``cls(opt)``, if its constructor takes keyword arguments."""
+    return accept_opt_dict(cls, DATASET.keys, DATASET.injected)
+
+
+for _, _dataset_cls in DATASET_REGISTRY:  # so that e.g. PairedImageDataset(opt) works, as in BasicSR
+    _taking_opt_dict(_dataset_cls)
+
+
 def build_dataset(dataset_opt: dict[str, Any]) -> Dataset:
-    """Build the dataset of one ``datasets.<phase>`` option section (data-loader keys are left out)."""
-    args = {k: v for k, v in dataset_opt.items() if k not in DATASET.keys}
-    injected = {k: args.pop(k) for k in DATASET.injected if k in args}
-    name = dataset_opt.get('name', '?')
-    return DATASET_REGISTRY.build(args, f"datasets.{dataset_opt.get('phase', '')} ({name})", **injected)
+    """Build the dataset of one ``datasets.<phase>`` option section as BasicSR does: ``cls(opt)`` with (a copy of)
+    the whole section, ``phase`` and ``scale`` included. Datasets declaring their keys as keyword arguments get
+    them unpacked, the data-loader keys left out (:func:`~basicsr.utils.opt_dict.accept_opt_dict`)."""
+    opt = copy.deepcopy(dataset_opt)
+    cls = DATASET_REGISTRY.get(opt.get('type'), f"datasets.{opt.get('phase', '')}.type")
+    return _taking_opt_dict(cls)(opt)
 
 
 def _seed_worker(worker_id: int) -> None:

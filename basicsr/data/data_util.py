@@ -106,3 +106,49 @@ def lmdb_backend_options(io_backend: dict[str, Any], folders: dict[str, str]) ->
         opts['db_paths'] = list(folders.values())
         opts['client_keys'] = list(folders)
     return opts
+
+
+# BasicSR's path helpers (``basicsr.data.data_util``), for plug-in datasets; the lists come from the functions above.
+# ``folders`` and ``keys`` are ``[input (LQ) folder, GT folder]`` and their names, e.g. ``['lq', 'gt']``.
+
+def paired_paths_from_folder(folders: list[str], keys: list[str], filename_tmpl: str) -> list[dict[str, str]]:
+    """``[{'<input key>_path': ..., '<gt key>_path': ...}]`` pairing the images of two folders by name."""
+    (input_folder, gt_folder), (input_key, gt_key) = _pair(folders, 'folders'), _pair(keys, 'keys')
+    return _renamed(paired_paths(gt_folder, input_folder, filename_tmpl), input_key, gt_key)
+
+
+def paired_paths_from_meta_info_file(folders: list[str], keys: list[str], meta_info_file: str,
+                                     filename_tmpl: str) -> list[dict[str, str]]:
+    """As :func:`paired_paths_from_folder`, for the GT images a meta-info file lists."""
+    (input_folder, gt_folder), (input_key, gt_key) = _pair(folders, 'folders'), _pair(keys, 'keys')
+    return _renamed(paired_paths(gt_folder, input_folder, filename_tmpl, meta_info_file), input_key, gt_key)
+
+
+def paired_paths_from_lmdb(folders: list[str], keys: list[str]) -> list[dict[str, str]]:
+    """As :func:`paired_paths_from_folder` for two ``.lmdb`` databases: the paths are the (shared) LMDB keys."""
+    (input_folder, gt_folder), (input_key, gt_key) = _pair(folders, 'folders'), _pair(keys, 'keys')
+    if not (is_lmdb(input_folder) and is_lmdb(gt_folder)):
+        raise DataError(f'{input_folder} and {gt_folder}: both must be LMDB folders (.lmdb).')
+    return _renamed(paired_paths(gt_folder, input_folder), input_key, gt_key)
+
+
+def paths_from_folder(folder: str) -> list[str]:
+    """The image paths of ``folder`` (as the datasets list them: images only, subfolders included, sorted)."""
+    return single_paths(folder)
+
+
+def paths_from_lmdb(folder: str) -> list[str]:
+    """The keys of the ``.lmdb`` database ``folder``."""
+    if not is_lmdb(folder):
+        raise DataError(f'{folder}: not an LMDB folder (.lmdb).')
+    return _lmdb_keys(folder)
+
+
+def _pair(items: list[str], name: str) -> list[str]:
+    if len(items) != 2:
+        raise ValueError(f'{name} must be [input, gt], got {len(items)} items: {items}.')
+    return list(items)
+
+
+def _renamed(pairs: list[dict[str, str]], input_key: str, gt_key: str) -> list[dict[str, str]]:
+    return [{f'{input_key}_path': pair['lq_path'], f'{gt_key}_path': pair['gt_path']} for pair in pairs]

@@ -1,4 +1,5 @@
-"""Pixel-wise losses: L1, MSE and Charbonnier, each with ``loss_weight``, ``reduction`` and optional weight maps."""
+"""Pixel-wise losses: L1, MSE and Charbonnier, each with ``loss_weight``, ``reduction`` and optional weight maps;
+total variation (BasicSR's ``WeightedTVLoss``)."""
 from typing import Literal
 
 import torch
@@ -68,3 +69,19 @@ class CharbonnierLoss(_PixelLoss):
 
     def elementwise(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return torch.sqrt((pred - target).square() + self.eps)
+
+
+@LOSS_REGISTRY.register()
+class WeightedTVLoss(L1Loss):
+    """Total variation: the L1 differences between vertical neighbours plus those between horizontal neighbours,
+    each pair weighted by ``weight`` (if given) at its first pixel. ``reduction`` is per direction."""
+
+    def __init__(self, loss_weight: float = 1.0, reduction: Literal['mean', 'sum'] = 'mean') -> None:
+        if reduction not in ('mean', 'sum'):
+            raise ValueError(f"reduction must be 'mean' or 'sum' for WeightedTVLoss, got '{reduction}'.")
+        super().__init__(loss_weight, reduction)
+
+    def forward(self, pred: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        vertical = super().forward(pred[..., :-1, :], pred[..., 1:, :], None if weight is None else weight[..., :-1, :])
+        horizontal = super().forward(pred[..., :-1], pred[..., 1:], None if weight is None else weight[..., :-1])
+        return vertical + horizontal

@@ -17,7 +17,20 @@ def quantize_tensor(img: torch.Tensor) -> torch.Tensor:
     return (img.detach().float().clamp(0, 1) * 255.).round() / 255.
 
 
-def calculate_metric(sr: torch.Tensor, gt: torch.Tensor, opt: dict[str, Any]) -> float:
+def calculate_metric(data: dict[str, Any] | torch.Tensor, opt: dict[str, Any] | torch.Tensor,
+                     metric_opt: dict[str, Any] | None = None) -> Any:
+    """BasicSR's ``calculate_metric(data, opt)``: the metric ``opt['type']`` called with the images of ``data``
+    (``img``, ``img2``, as the metric takes them) and the other keys of ``opt``; returns what the metric returns.
+
+    Called as ``calculate_metric(sr, gt, opt)`` with two tensors, it is :func:`calculate_tensor_metric`.
+    """
+    if isinstance(data, torch.Tensor):
+        return calculate_tensor_metric(data, opt, metric_opt)
+    kwargs = {k: v for k, v in opt.items() if k not in _FRAMEWORK_KEYS}
+    return METRIC_REGISTRY.get(opt['type'])(**data, **kwargs)
+
+
+def calculate_tensor_metric(sr: torch.Tensor, gt: torch.Tensor, opt: dict[str, Any]) -> float:
     """One metric of a (1, C, H, W) SR image against its GT, both [0, 1] RGB tensors on any device.
 
     Both are first quantised to 8 bits. A metric ``X`` with a registered torch twin ``X_pt`` is computed on the
@@ -51,5 +64,6 @@ def mean_metrics(per_image: dict[str, dict[str, float]]) -> dict[str, float]:
     return {name: sum(row[name] for row in per_image.values()) / len(per_image) for name in names}
 
 
-__all__ = ['mean_metrics', 'calculate_metric', 'check_metric_files', 'quantize_tensor', 'calculate_psnr',
-           'calculate_ssim', 'calculate_psnr_pt', 'calculate_ssim_pt', 'calculate_niqe', 'METRIC_REGISTRY']
+__all__ = ['mean_metrics', 'calculate_metric', 'calculate_tensor_metric', 'check_metric_files', 'quantize_tensor',
+           'calculate_psnr', 'calculate_ssim', 'calculate_psnr_pt', 'calculate_ssim_pt', 'calculate_niqe',
+           'METRIC_REGISTRY']

@@ -6,12 +6,15 @@ the valid region, per channel and averaged. The torch functions take NCHW RGB te
 return one float64 value per image; fed the same images they agree with the numpy ones to about 1e-6 relative
 (unlike BasicSR's own torch PSNR, no 1e-8 is added to the MSE, so identical images give inf).
 """
+import warnings
+
 import cv2
 import numpy as np
 import torch
 
 from basicsr.metrics.metric_util import reorder_image, to_y_channel
 from basicsr.utils import img_util
+from basicsr.utils.errors import ShapeMismatchError
 from basicsr.utils.matlab_functions import BT601_Y_OFFSET, BT601_Y_WEIGHTS
 from basicsr.utils.registry import METRIC_REGISTRY
 
@@ -28,7 +31,8 @@ _DEVICE_BLOCK_BYTES = 256 * 2**20
 
 def _check_pair(shape: tuple[int, ...], shape2: tuple[int, ...], crop_border: int, name: str) -> None:
     if tuple(shape) != tuple(shape2):
-        raise ValueError(f'{name}: the two images must have the same shape, got {tuple(shape)} and {tuple(shape2)}.')
+        raise ShapeMismatchError(f'{name}: the two images must have the same shape, got {tuple(shape)} and '
+                                 f'{tuple(shape2)}.')
     if crop_border < 0:
         raise ValueError(f'{name}: crop_border must be >= 0, got {crop_border}.')
 
@@ -69,14 +73,19 @@ def calculate_ssim(img: np.ndarray, img2: np.ndarray, crop_border: int, input_or
                    test_y_channel: bool = False) -> float:
     """SSIM of two [0, 255] BGR images, the mean over channels of each channel's mean SSIM map."""
     img, img2 = _prepare_numpy(img, img2, crop_border, input_order, test_y_channel, 'calculate_ssim')
-    _check_window_fits(img.shape[:2], 'calculate_ssim')
+    if not _window_fits(img.shape[:2], 'calculate_ssim'):
+        return float('nan')
     return float(np.mean([_ssim(img[..., c], img2[..., c]) for c in range(img.shape[2])]))
 
 
-def _check_window_fits(size: tuple[int, ...], name: str) -> None:
-    if min(size) < _WINDOW_SIZE:
-        raise ValueError(f'{name}: images must be at least {_WINDOW_SIZE}x{_WINDOW_SIZE} after cropping the border '
-                         f'(SSIM window), got {tuple(size)}.')
+def _window_fits(size: tuple[int, ...], name: str) -> bool:
+    """Whether the SSIM window fits in an image of ``size``; if not, SSIM is undefined: warn (the value is nan, as
+    BasicSR's, whose SSIM map is then empty)."""
+    if min(size) >= _WINDOW_SIZE:
+        return True
+    warnings.warn(f'{name}: SSIM needs images of at least {_WINDOW_SIZE}x{_WINDOW_SIZE} after cropping the border '
+                  f'(its window), got {tuple(size)}: the value is nan.', RuntimeWarning, stacklevel=3)
+    return False
 
 
 def _ssim(img: np.ndarray, img2: np.ndarray) -> float:
@@ -153,7 +162,8 @@ def calculate_ssim_pt(img: torch.Tensor, img2: torch.Tensor, crop_border: int, t
     ``input_order`` is accepted so that the options of :func:`calculate_ssim` fit; tensors are always NCHW.
     """
     img, img2 = _crop_pair_torch(img, img2, crop_border, 'calculate_ssim_pt')
-    _check_window_fits(img.shape[-2:], 'calculate_ssim_pt')
+    if not _window_fits(img.shape[-2:], 'calculate_ssim_pt'):
+        return torch.full(img.shape[:1], float('nan'), dtype=torch.float64, device=img.device)
     n, _, h, w = img.shape
     channels = 1 if _converts_to_y(img, test_y_channel) else img.shape[1]
     out_h, out_w = h - 2 * _HALF, w - 2 * _HALF

@@ -20,6 +20,10 @@ class DataError(BasicSRError, ValueError):
     """An image, folder, LMDB or meta-info file cannot be used; the message names the file."""
 
 
+class ShapeMismatchError(DataError, AssertionError):
+    """Two images that must have the same shape do not. Also an AssertionError, which BasicSR raises there."""
+
+
 class CheckpointError(BasicSRError, ValueError):
     """A checkpoint or training state cannot be loaded; the message names the file."""
 

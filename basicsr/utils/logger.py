@@ -130,6 +130,36 @@ class MessageLogger:
                 self.tb_logger.add_scalar(tag, value, current_iter)
 
 
+class AvgTimer:
+    """Times successive intervals (BasicSR's iteration timer): :meth:`record` ends one and starts the next;
+    :meth:`get_avg_time` is the mean over the intervals since the count last restarted (every ``window``)."""
+
+    def __init__(self, window: int = 200) -> None:
+        self.window = window
+        self.current_time = self.total_time = self.avg_time = 0.0
+        self.count = 0
+        self.start()
+
+    def start(self) -> None:
+        self.start_time = self.tic = time.time()
+
+    def record(self) -> None:
+        now = time.time()
+        self.current_time = now - self.tic
+        self.count += 1
+        self.total_time += self.current_time
+        self.avg_time = self.total_time / self.count
+        if self.count > self.window:
+            self.count, self.total_time = 0, 0.0
+        self.tic = now
+
+    def get_current_time(self) -> float:
+        return self.current_time
+
+    def get_avg_time(self) -> float:
+        return self.avg_time
+
+
 def get_env_info() -> str:
     """Versions of the packages a run depends on, for the top of the log."""
     from importlib.metadata import version  # torchvision's version without importing it (seconds of start-up)

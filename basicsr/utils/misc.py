@@ -1,5 +1,5 @@
 """Small helpers shared across the package: file scanning, timestamps, seeding, folder rotation, folders written
-all at once."""
+all at once, and BasicSR's experiment-folder helpers for plug-in code."""
 import contextlib
 import os
 import random
@@ -7,10 +7,12 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
+
+from basicsr.utils.dist_util import master_only
 
 IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 
@@ -51,6 +53,36 @@ def mkdir_and_rename(path: str | os.PathLike) -> None:
     if path.exists():
         path.rename(path.with_name(f'{path.name}_archived_{get_time_str()}'))
     path.mkdir(parents=True)
+
+
+@master_only
+def make_exp_dirs(opt: dict[str, Any]) -> None:
+    """Create the folders of ``opt['path']`` as BasicSR does (rank 0 only): the run's root (``experiments_root``
+    when ``opt['is_train']``, else ``results_root``) moved aside if it exists, then the folders below it."""
+    paths = opt['path']
+    mkdir_and_rename(paths['experiments_root' if opt['is_train'] else 'results_root'])
+    for key in ('models', 'training_states', 'log', 'visualization'):
+        if paths.get(key):
+            Path(paths[key]).mkdir(parents=True, exist_ok=True)
+
+
+def check_resume(opt: dict[str, Any], resume_iter: int) -> None:
+    """When ``opt['path']['resume_state']`` is set, point ``path.pretrain_network_<x>`` of every ``network_<x>``
+    at ``models/net_<x>_<resume_iter>.pth`` (BasicSR's way of resuming networks; names in
+    ``path.ignore_resume_networks`` keep their pretrained path)."""
+    paths = opt['path']
+    if not paths.get('resume_state'):
+        return
+    from basicsr.utils.logger import get_root_logger
+    logger = get_root_logger()
+    ignored = paths.get('ignore_resume_networks') or ()
+    for network in (key for key in opt if key.startswith('network_') and key not in ignored):
+        key = f'pretrain_{network}'
+        if paths.get(key):
+            logger.info(f'Resuming: path.{key} ({paths[key]}) is replaced by the checkpoint of iteration '
+                        f'{resume_iter}.')
+        paths[key] = os.path.join(paths['models'], f"net_{network.removeprefix('network_')}_{resume_iter}.pth")
+        logger.info(f'Resuming: path.{key} set to {paths[key]}.')
 
 
 def set_random_seed(seed: int) -> None:
