@@ -30,3 +30,7 @@ class CheckpointError(BasicSRError, ValueError):
 
 class TrainingError(BasicSRError, RuntimeError):
     """Training cannot go on (e.g. too many non-finite steps in a row)."""
+
+
+class DownloadError(BasicSRError, RuntimeError):
+    """A file cannot be downloaded or fails its check; the message names the URL and where the file belongs."""
