@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 import _bootstrap  # makes basicsr importable from a checkout; must come before basicsr imports
 from basicsr.utils.errors import DataError
