@@ -51,6 +51,6 @@ setup(
         'export': ['safetensors>=0.4', 'onnx', 'onnxscript', 'onnxruntime'],  # scripts/export.py
         'wandb': ['wandb'],  # logger.wandb.project
     },
-    entry_points={'console_scripts': ['basicsr-train=basicsr.train:main', 'basicsr-test=basicsr.test:main']},
+    entry_points={'console_scripts': ['basicsr-train=basicsr.cli:train_main', 'basicsr-test=basicsr.cli:test_main']},
     license='Apache-2.0',
 )

@@ -1,8 +1,10 @@
-"""Test a model: ``python test.py -opt options/test_rrdb.yml`` (see ``basicsr/test.py``)."""
+"""Test a model: ``python test.py -opt options/test_rrdb.yml`` (see ``basicsr/cli.py`` for the flags)."""
 import sys
 from pathlib import Path
 
-from basicsr.test import main
+from basicsr.cli import parse_args
 
 if __name__ == '__main__':
+    parse_args(sys.argv[1:], is_train=False)  # -h and flag errors answer before torch is imported
+    from basicsr.test import main
     sys.exit(main(root_path=str(Path(__file__).resolve().parent)))

@@ -45,7 +45,8 @@ def write_metrics_csv(path: Path, results: dict[str, dict[str, dict[str, float]]
 
 
 def test_pipeline(root_path: str | None = None, argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Evaluate the model on every dataset; returns ``{dataset: {image: {metric: value}}}``."""
+    """Evaluate the model on every dataset; returns ``{dataset: {image: {metric: value}}}`` (BasicSR's entry point
+    for plug-in repositories: ``basicsr.test.test_pipeline(root_path)`` reads the command line)."""
     opt = init_run(argv, root_path, is_train=False)
     results_root = Path(opt['path']['results_root'])
     if opt['rank'] == 0:
@@ -62,7 +63,7 @@ def test_pipeline(root_path: str | None = None, argv: Sequence[str] | None = Non
     results = {}
     for name, loader in loaders:
         logger.info(f'Testing {name}...')
-        per_image = model.validation(loader, name, 0, None, opt['val']['save_img'])
+        per_image = model.validation(loader, 0, None, opt['val']['save_img'])
         if per_image and next(iter(per_image.values())):
             results[name] = per_image
             logger.info('\n' + format_metrics_table(name, per_image))

@@ -1,47 +1,43 @@
 """Training entry point: ``python train.py -opt options/X.yml [--auto_resume] [--debug] [--force_yml k:k=v]``."""
-import argparse
+import contextlib
 import logging
 import math
+import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
+from basicsr.cli import parse_args
 from basicsr.data import build_dataloader, build_dataset, build_prefetcher
 from basicsr.data.demo_data import prepare_demo_data
 from basicsr.data.sampler import EnlargedSampler
-from basicsr.metrics import check_metric_files
 from basicsr.models import build_model
+from basicsr.preflight import check_inputs
 from basicsr.utils.checkpoint import load_checkpoint, remove_stale_temporaries, resumable_states
-from basicsr.utils.dist_util import LAUNCHERS, broadcast_object, close_dist, get_dist_info, init_dist
-from basicsr.utils.errors import BasicSRError, CheckpointError, OptionError
+from basicsr.utils.dist_util import broadcast_object, close_dist, get_dist_info, init_dist
+from basicsr.utils.errors import BasicSRError, CheckpointError, OptionError, TrainingInterrupted
 from basicsr.utils.logger import MessageLogger, get_env_info, get_root_logger, init_tb_logger, init_wandb_logger
 from basicsr.utils.misc import get_time_str, mkdir_and_rename, set_random_seed, use_deterministic_algorithms
-from basicsr.utils.options import check_dataset_paths, dict2str, parse_options, save_options
+from basicsr.utils.options import dict2str, parse_options, save_options
+from basicsr.utils.sanity import sanity_warnings
 
-
-def build_arg_parser(description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument('-opt', required=True, help='path to the option YAML file')
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='distributed launcher')
-    parser.add_argument('--auto_resume', action='store_true', help='resume from the newest complete checkpoint')
-    parser.add_argument('--debug', action='store_true', help="prefix the name with 'debug_' (short frequencies)")
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help=argparse.SUPPRESS)  # passed by torch.distributed.launch
-    parser.add_argument('--force_yml', nargs='+', default=[], metavar='KEY:KEY=VALUE',
-                        help='override options, e.g. train:total_iter=100 path:resume_state=~')
-    return parser
+INTERRUPTED_EXIT_STATUS = 128 + signal.SIGINT  # what a shell reports for a process stopped by Ctrl-C
 
 
 def init_run(argv: Sequence[str] | None, root_path: str | None, is_train: bool) -> dict[str, Any]:
-    """Parse the command line and options; join the process group; seed. Shared by training and testing.
+    """Parse the command line and options; join the process group; seed; check every input file. Shared by
+    training and testing; nothing is written yet (except the built-in demo data when the options ask for it).
 
     Every rank uses rank 0's ``manual_seed`` (drawn at random when absent), so they agree on the data order;
     the global generators are seeded with ``manual_seed + rank``.
     """
-    args = build_arg_parser(__doc__ if is_train else 'Test a model.').parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv, is_train)
     opt = parse_options(args.opt, is_train, args.force_yml, root_path, args.debug)
     init_dist(args.launcher, opt['dist_params']['backend'], opt['dist_params']['port'])
     opt['manual_seed'] = broadcast_object(opt['manual_seed'])
@@ -59,9 +55,16 @@ def init_run(argv: Sequence[str] | None, root_path: str | None, is_train: bool) 
             prepare_demo_data(opt['prepare_demo_data'])
         if opt['dist']:
             torch.distributed.barrier()
-    check_dataset_paths(opt)
-    check_metric_files(opt['val']['metrics'] or {})
+    check_inputs(opt)
+    opt['resume_command'] = resume_command(argv, root_path)
     return opt
+
+
+def resume_command(argv: Sequence[str], root_path: str | None) -> str:
+    """The command that continues this run: the same flags plus ``--auto_resume``."""
+    program = 'python train.py' if root_path and Path(sys.argv[0]).name == 'train.py' else 'python -m basicsr.train'
+    flags = [a if ' ' not in a else repr(a) for a in argv if a != '--auto_resume']
+    return ' '.join([program, *flags, '--auto_resume'])
 
 
 def find_resume_state(opt: dict[str, Any]) -> dict[str, Any] | None:
@@ -88,12 +91,16 @@ def find_resume_state(opt: dict[str, Any]) -> dict[str, Any] | None:
     if state is None:
         return None
     models = Path(state_path).resolve().parent.parent / 'models'
-    for net in ('g', 'd'):
-        if f'network_{net}' in opt:
-            paths[f'pretrain_network_{net}'] = str(models / f"net_{net}_{state['iter']}.pth")
-            paths[f'param_key_{net}'] = 'params'  # the trained weights, not the EMA a fine-tune may start from
+    for label in state_networks(state, opt):
+        paths[f'pretrain_network_{label}'] = str(models / f"net_{label}_{state['iter']}.pth")
+        paths[f'param_key_{label}'] = 'params'  # the trained weights, not the EMA a fine-tune may start from
     paths['resume_state'] = str(state_path)
     return state
+
+
+def state_networks(state: dict[str, Any], opt: dict[str, Any]) -> list[str]:
+    """The labels of the networks saved with a training state (states of older versions: g, and d if any)."""
+    return list(state.get('networks') or [label for label in ('g', 'd') if opt.get(f'network_{label}')])
 
 
 def create_train_val_dataloaders(opt: dict[str, Any], logger: logging.Logger) -> tuple:
@@ -135,7 +142,8 @@ def make_experiment_folders(opt: dict[str, Any], resuming: bool) -> None:
 
 
 def train_pipeline(root_path: str | None = None, argv: Sequence[str] | None = None) -> None:
-    """Run a whole training as the option file describes."""
+    """Run a whole training as the option file describes (BasicSR's entry point for plug-in repositories:
+    ``basicsr.train.train_pipeline(root_path)`` reads the command line)."""
     opt = init_run(argv, root_path, is_train=True)
     resume_state = find_resume_state(opt)
     make_experiment_folders(opt, resuming=resume_state is not None)
@@ -143,6 +151,8 @@ def train_pipeline(root_path: str | None = None, argv: Sequence[str] | None = No
     logger = get_root_logger(log_file=log_file)
     logger.info(get_env_info())
     logger.info('Options:\n' + dict2str(opt))
+    for warning in sanity_warnings(opt):
+        logger.warning(warning)
     if opt['rank'] == 0:
         save_options(opt, Path(opt['path']['experiments_root']) / 'options.yml')
     tb_logger = wandb_run = None
@@ -154,15 +164,15 @@ def train_pipeline(root_path: str | None = None, argv: Sequence[str] | None = No
 
     train_loader, sampler, val_loaders = create_train_val_dataloaders(opt, logger)
     model = build_model(opt)
-    start_epoch, current_iter, iter_in_epoch = 0, 0, 0
+    position = TrainingPosition()
     if resume_state is not None:
         model.resume_training(resume_state)
-        start_epoch, current_iter = resume_state['epoch'], resume_state['iter']
-        iter_in_epoch = resume_state.get('iter_in_epoch', 0)
-        logger.info(f'Resuming training from epoch {start_epoch}, iteration {current_iter}.')
+        position = TrainingPosition(resume_state['epoch'], resume_state['iter'],
+                                    resume_state.get('iter_in_epoch', 0), last_saved=resume_state['iter'])
+        logger.info(f'Resuming training from epoch {position.epoch}, iteration {position.iter}.')
     try:
-        _train_loop(opt, model, train_loader, sampler, val_loaders, tb_logger, start_epoch, current_iter,
-                    iter_in_epoch, logger)
+        with stop_on_interrupt(not opt['dist']) as stop:
+            _train_loop(opt, model, train_loader, sampler, val_loaders, tb_logger, position, stop, logger)
     finally:
         if tb_logger is not None:
             tb_logger.close()
@@ -170,53 +180,148 @@ def train_pipeline(root_path: str | None = None, argv: Sequence[str] | None = No
             wandb_run.finish()
 
 
+class TrainingPosition:
+    """Where a run is: epoch, iteration, iteration inside the epoch, and the last saved iteration (None: none)."""
+
+    def __init__(self, epoch: int = 0, iteration: int = 0, iter_in_epoch: int = 0,
+                 last_saved: int | None = None) -> None:
+        self.epoch, self.iter, self.iter_in_epoch, self.last_saved = epoch, iteration, iter_in_epoch, last_saved
+
+
+class StopRequest:
+    """Set by the first Ctrl-C: the loop stops after the current step."""
+    requested = False
+
+
+@contextlib.contextmanager
+def stop_on_interrupt(enabled: bool) -> Iterator[StopRequest]:
+    """While inside, the first SIGINT (Ctrl-C) only sets the yielded :class:`StopRequest`; a second one stops at
+    once. Off in distributed runs (ranks would stop at different steps) and outside the main thread."""
+    stop = StopRequest()
+    try:
+        previous = signal.getsignal(signal.SIGINT) if enabled else None
+        if enabled:
+            def request_stop(signum: int, frame: Any) -> None:
+                stop.requested = True
+                signal.signal(signal.SIGINT, previous)  # a second Ctrl-C is a KeyboardInterrupt
+                get_root_logger().warning('Ctrl-C: stopping after this step (press it again to stop at once).')
+
+            signal.signal(signal.SIGINT, request_stop)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        enabled = False
+    try:
+        yield stop
+    finally:
+        if enabled:
+            signal.signal(signal.SIGINT, previous)
+
+
 def _train_loop(opt: dict[str, Any], model: Any, train_loader: Any, sampler: EnlargedSampler, val_loaders: list,
-                tb_logger: Any, epoch: int, current_iter: int, iter_in_epoch: int, logger: logging.Logger) -> None:
+                tb_logger: Any, position: TrainingPosition, stop: StopRequest, logger: logging.Logger) -> None:
     train_opt, log_opt, val_opt = opt['train'], opt['logger'], opt['val']
     total_iters, warmup_iter = train_opt['total_iter'], train_opt['warmup_iter']
     train_dataset_opt = next(d for p, d in opt['datasets'].items() if p.split('_')[0] == 'train')
     batch_size = train_dataset_opt['batch_size_per_gpu']
     prefetcher = build_prefetcher(train_loader, train_dataset_opt, model.device)
-    msg_logger = MessageLogger(opt, current_iter + 1, tb_logger)
-    logger.info(f'Start training from epoch {epoch}, iteration {current_iter + 1}.')
+    msg_logger = MessageLogger(opt, position.iter + 1, tb_logger)
+    logger.info(f'Start training from epoch {position.epoch}, iteration {position.iter + 1}.')
     data_time = iter_time = 0.0
-    while current_iter < total_iters:
-        sampler.set_epoch(epoch, skip=iter_in_epoch * batch_size)
-        prefetcher.reset()
-        tick = time.perf_counter()
-        batch = prefetcher.next()
-        while batch is not None and current_iter < total_iters:
-            data_time += time.perf_counter() - tick
-            current_iter += 1
-            iter_in_epoch += 1
-            model.update_learning_rate(current_iter, warmup_iter)
-            model.feed_data(batch)
-            model.optimize_parameters(current_iter)
-            iter_time += time.perf_counter() - tick
-            if current_iter % log_opt['print_freq'] == 0:
-                count = log_opt['print_freq']
-                msg_logger({'epoch': epoch, 'iter': current_iter, 'lrs': model.get_current_learning_rate(),
-                            'time': iter_time / count, 'data_time': data_time / count, **model.get_current_log()})
-                data_time = iter_time = 0.0
-            if current_iter % log_opt['save_checkpoint_freq'] == 0 or current_iter == total_iters:
-                logger.info(f'Saving models and training state of iteration {current_iter}.')
-                model.save(epoch, current_iter, iter_in_epoch=iter_in_epoch)
-            if val_loaders and (current_iter % val_opt['val_freq'] == 0 or current_iter == total_iters):
-                for name, loader in val_loaders:
-                    model.validation(loader, name, current_iter, tb_logger, val_opt['save_img'])
+    show_bar = log_opt['pbar'] and opt['rank'] == 0 and sys.stderr.isatty()
+    with progress_bar(total_iters, position.iter, show_bar, logger) as bar:
+        while position.iter < total_iters:
+            sampler.set_epoch(position.epoch, skip=position.iter_in_epoch * batch_size)
+            prefetcher.reset()
             tick = time.perf_counter()
             batch = prefetcher.next()
-        if batch is None:
-            epoch += 1
-            iter_in_epoch = 0
-    logger.info(f'End of training: {current_iter} iterations.')
+            while batch is not None and position.iter < total_iters:
+                data_time += time.perf_counter() - tick
+                position.iter += 1
+                position.iter_in_epoch += 1
+                current_iter = position.iter
+                model.update_learning_rate(current_iter, warmup_iter)
+                model.feed_data(batch)
+                model.optimize_parameters(current_iter)
+                iter_time += time.perf_counter() - tick
+                bar.step(model)
+                if current_iter % log_opt['print_freq'] == 0:
+                    count = log_opt['print_freq']
+                    msg_logger({'epoch': position.epoch, 'iter': current_iter,
+                                'lrs': model.get_current_learning_rate(), 'time': iter_time / count,
+                                'data_time': data_time / count, **model.get_current_log()})
+                    data_time = iter_time = 0.0
+                if current_iter % log_opt['save_checkpoint_freq'] == 0 or current_iter == total_iters:
+                    _save(model, position, logger)
+                if val_loaders and (current_iter % val_opt['val_freq'] == 0 or current_iter == total_iters):
+                    for _, loader in val_loaders:
+                        model.validation(loader, current_iter, tb_logger, val_opt['save_img'])
+                if stop.requested:
+                    _stop(opt, model, position, logger)
+                tick = time.perf_counter()
+                batch = prefetcher.next()
+            if batch is None:
+                position.epoch += 1
+                position.iter_in_epoch = 0
+    model.save(position.epoch, -1)  # net_*_latest.pth, as BasicSR
+    logger.info(f'End of training: {position.iter} iterations.')
+
+
+def _save(model: Any, position: TrainingPosition, logger: logging.Logger) -> None:
+    logger.info(f'Saving models and training state of iteration {position.iter}.')
+    model.save(position.epoch, position.iter, iter_in_epoch=position.iter_in_epoch)
+    position.last_saved = position.iter
+
+
+def _stop(opt: dict[str, Any], model: Any, position: TrainingPosition, logger: logging.Logger) -> None:
+    """End a run stopped by Ctrl-C, saving first with ``logger.save_on_interrupt``."""
+    if opt['logger']['save_on_interrupt'] and position.last_saved != position.iter:
+        _save(model, position, logger)
+    saved = (f'the last saved checkpoint is iteration {position.last_saved}' if position.last_saved is not None
+             else 'nothing was saved yet, so a new run starts over')
+    raise TrainingInterrupted(f'Interrupted at iteration {position.iter}; {saved}. Continue with: '
+                              f"{opt['resume_command']}")
+
+
+class _ProgressBar:
+    """A tqdm bar over the iterations with the current losses; does nothing when disabled."""
+
+    LOSS_REFRESH_SECONDS = 2.0  # reading the losses synchronises the device: not every step
+
+    def __init__(self, bar: tqdm | None) -> None:
+        self.bar = bar
+        self.last_refresh = 0.0
+
+    def step(self, model: Any) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(1)
+        now = time.monotonic()
+        if now - self.last_refresh > self.LOSS_REFRESH_SECONDS and getattr(model, 'log_dict', None):
+            self.bar.set_postfix({k: f'{float(v):.4g}' for k, v in model.log_dict.items()}, refresh=False)
+            self.last_refresh = now
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, start: int, enabled: bool, logger: logging.Logger) -> Iterator[_ProgressBar]:
+    """A training progress bar (iterations, it/s, ETA, losses); log lines print above it while it is shown."""
+    if not enabled:
+        yield _ProgressBar(None)
+        return
+    with logging_redirect_tqdm(loggers=[logger]), tqdm(total=total, initial=start, unit='it', dynamic_ncols=True,
+                                                       desc='train') as bar:
+        yield _ProgressBar(bar)
 
 
 def run_cli(pipeline: Callable[..., Any], argv: Sequence[str] | None, root_path: str | None) -> int:
     """Run an entry point; an expected failure (bad options, data or checkpoint) is one clear log line and
-    exit status 1 instead of a traceback."""
+    exit status 1 instead of a traceback; Ctrl-C is one line and status 130."""
     try:
         pipeline(root_path, argv)
+    except TrainingInterrupted as err:
+        get_root_logger().warning(str(err))
+        return INTERRUPTED_EXIT_STATUS
+    except KeyboardInterrupt:
+        get_root_logger().warning('Interrupted.')
+        return INTERRUPTED_EXIT_STATUS
     except BasicSRError as err:
         get_root_logger().error(f'error: {err}')
         return 1

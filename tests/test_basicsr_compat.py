@@ -23,16 +23,13 @@ import yaml
 
 from basicsr.archs import build_network
 from basicsr.archs.vgg_arch import torchvision_weights_file
-from basicsr.data.transforms import bicubic_downscale_uint8
 from basicsr.metrics import niqe
 from basicsr.test import test_pipeline as evaluate
-from basicsr.train import train_pipeline
 from basicsr.utils.checkpoint import save_checkpoint
 from basicsr.utils.errors import OptionError
-from basicsr.utils.img_util import imread, imwrite
 from basicsr.utils.options import parse_options
 
-from conftest import make_pairs, synthetic_image
+from conftest import SHORT, synthetic_image, train
 
 OPTIONS = Path(__file__).resolve().parent / 'basicsr_options'
 MSRRESNET_X4 = OPTIONS / 'train' / 'SRResNet_SRGAN' / 'train_MSRResNet_x4.yml'
@@ -41,57 +38,9 @@ RRDBNET_PSNR_X4 = OPTIONS / 'train' / 'ESRGAN' / 'train_RRDBNet_PSNR_x4.yml'
 ESRGAN_X4 = OPTIONS / 'train' / 'ESRGAN' / 'train_ESRGAN_x4.yml'
 RCAN_X2 = OPTIONS / 'train' / 'RCAN' / 'train_RCAN_x2.yml'
 
-# Short runs: workers, batch, logging of every iteration (iterations are set per test); with the generator sizes
-# below, the only departures from the published files.
-SHORT = ['logger:print_freq=1', 'datasets:train:batch_size_per_gpu=2', 'datasets:train:num_worker_per_gpu=0']
+# With SHORT (conftest), the generator sizes below are the only departures from the published files.
 SMALL_RRDBNET = ['network_g:num_block=1']  # 23 RRDBs take many seconds per iteration on a CPU
 SMALL_RCAN = ['network_g:num_group=1', 'network_g:num_block=1']  # likewise 10 groups x 20 RCABs
-
-
-@pytest.fixture(scope='module')
-def data(tmp_path_factory) -> Path:
-    """The datasets the files name, at their relative paths: DIV2K-like training sub-images (x4 and x2 LR, also
-    under DF2K/ with BasicSR's meta-info file), Set5 / Set14-like pairs large enough for NIQE's 96x96 blocks, and
-    DIV2K-like validation images named as DIV2K's."""
-    root = tmp_path_factory.mktemp('basicsr_root')
-    sets = root / 'datasets'
-    hr, lr = make_pairs(sets / 'div2k', count=3, size=(132, 136))
-    train_hr = sets / 'DIV2K' / 'DIV2K_train_HR_sub'
-    train_hr.parent.mkdir(parents=True)
-    hr.rename(train_hr)
-    (sets / 'DIV2K' / 'DIV2K_train_LR_bicubic').mkdir()
-    lr.rename(sets / 'DIV2K' / 'DIV2K_train_LR_bicubic' / 'X4_sub')
-    downscale_folder(train_hr, sets / 'DIV2K' / 'DIV2K_train_LR_bicubic' / 'X2_sub', 2)
-    shutil.copytree(train_hr, sets / 'DF2K' / 'DIV2K_train_HR_sub')
-    shutil.copytree(sets / 'DIV2K' / 'DIV2K_train_LR_bicubic' / 'X4_sub',
-                    sets / 'DF2K' / 'DIV2K_train_LR_bicubic_X4_sub')
-    meta_info = root / 'basicsr' / 'data' / 'meta_info' / 'meta_info_DIV2K800sub_GT.txt'
-    meta_info.parent.mkdir(parents=True)
-    meta_info.write_text(''.join(f'{p.name} (132,136,3)\n' for p in sorted(train_hr.iterdir())))
-    for i, name in enumerate(('Set5', 'Set14')):
-        gt, lq = make_pairs(sets / name, count=2, size=(120, 216), seed=10 * i)
-        gt.rename(sets / name / 'GTmod12')
-        lq.rename(sets / name / 'LRbicx4')
-    downscale_folder(sets / 'Set5' / 'GTmod12', sets / 'Set5' / 'LRbicx2', 2)
-    gt, lq = make_pairs(sets / 'div2k_valid', count=2, size=(40, 44), seed=30)
-    gt.rename(sets / 'DIV2K' / 'DIV2K_valid_HR')
-    (sets / 'DIV2K' / 'DIV2K_valid_LR_bicubic' / 'X4').mkdir(parents=True)
-    for path in sorted(lq.iterdir()):  # LR named DIV2K-style: 0801x4.png
-        path.rename(sets / 'DIV2K' / 'DIV2K_valid_LR_bicubic' / 'X4' / f'{path.stem}x4.png')
-    return root
-
-
-def downscale_folder(src: Path, dst: Path, scale: int) -> None:
-    for path in sorted(src.iterdir()):
-        imwrite(bicubic_downscale_uint8(imread(path), scale), dst / path.name)
-
-
-@pytest.fixture
-def root(tmp_path, data) -> Path:
-    """A fresh run folder (experiments/, results/) that sees the datasets at the published relative paths."""
-    for name in ('datasets', 'basicsr'):
-        (tmp_path / name).symlink_to(data / name, target_is_directory=True)
-    return tmp_path
 
 
 @pytest.fixture(scope='module')
@@ -112,13 +61,6 @@ def vgg19_weights(tmp_path, monkeypatch) -> Path:
     path = tmp_path / 'torch' / 'hub' / 'checkpoints' / torchvision_weights_file('vgg19')
     save_checkpoint({f'features.{k}': v for k, v in features.state_dict().items()}, path)
     return path
-
-
-def train(root: Path, option_file: Path, *overrides: str) -> tuple[Path, str]:
-    """Run a training from ``option_file``; return its experiment folder and training log."""
-    train_pipeline(root_path=str(root), argv=['-opt', str(option_file), '--force_yml', *overrides])
-    exp = root / 'experiments' / yaml.safe_load(option_file.read_text())['name']
-    return exp, next(exp.glob('train_*.log')).read_text()
 
 
 def test_the_published_msrresnet_file_trains_and_validates_with_niqe(root, niqe_model, monkeypatch):
@@ -147,11 +89,11 @@ def test_without_a_niqe_model_the_published_file_stops_before_training(root, mon
 
 @pytest.mark.parametrize('section, replacement, named', [
     ('model_type: SRModel', 'model_type: RealESRGANModel', 'model_type.*RealESRGANModel'),
-    ('  type: MSRResNet', '  type: SwinIR', 'network_g.type.*SwinIR'),
-    ('    type: L1Loss', '    type: WeightedTVLoss', 'train.pixel_opt.type.*WeightedTVLoss'),
+    ('  type: MSRResNet', '  type: EDVR', 'network_g.type.*EDVR'),
+    ('    type: L1Loss', '    type: MultiScaleGANLoss', 'train.pixel_opt.type.*MultiScaleGANLoss'),
     ('  resume_state: ~', '  resume_state: ~\n  ignore_resume_networks: [network_g]', 'path.ignore_resume_networks'),
     ('  warmup_iter: -1', '  warmup_iter: -1\n  ldl_opt: {type: L1Loss}', 'train.ldl_opt'),
-    ('      type: calculate_niqe', '      type: calculate_lpips', 'val.metrics.niqe.type.*calculate_lpips'),
+    ('      type: calculate_niqe', '      type: calculate_brisque', 'val.metrics.niqe.type.*calculate_brisque'),
 ])
 def test_unsupported_basicsr_options_fail_by_name(root, section, replacement, named):
     text = MSRRESNET_X4.read_text()

@@ -65,7 +65,8 @@ def runs(tmp_path_factory) -> dict:
 
 def test_only_rank_0_writes_one_set_of_outputs(runs):
     written = runs['after_first']
-    assert [f for f in written if f.startswith('experiments/tiny/models/')] == ['experiments/tiny/models/net_g_3.pth']
+    assert [f for f in written if f.startswith('experiments/tiny/models/')] == ['experiments/tiny/models/net_g_3.pth',
+                                                                            'experiments/tiny/models/net_g_latest.pth']
     assert [f for f in written if 'training_states/' in f] == ['experiments/tiny/training_states/3.state']
     assert len([f for f in written if f.endswith('.log')]) == 1
     assert len([f for f in written if 'tfevents' in f]) == 1

@@ -112,7 +112,7 @@ def test_esrgan_option_file_trains_saves_and_resumes_both_networks_exactly(tmp_p
     straight, resumed = tmp_path / 'a' / 'experiments' / name, tmp_path / 'b' / 'experiments' / name
 
     assert sorted(p.name for p in (straight / 'models').iterdir()) == [
-        'net_d_2.pth', 'net_d_3.pth', 'net_g_2.pth', 'net_g_3.pth']
+        'net_d_2.pth', 'net_d_3.pth', 'net_d_latest.pth', 'net_g_2.pth', 'net_g_3.pth', 'net_g_latest.pth']
     for net, keys in (('net_g', ('params', 'params_ema')), ('net_d', ('params',))):
         final_a = load_checkpoint(straight / 'models' / f'{net}_3.pth')
         final_b = load_checkpoint(resumed / 'models' / f'{net}_3.pth')

@@ -75,7 +75,7 @@ def test_sigkill_after_and_during_checkpoint_then_auto_resume_is_exact(tmp_path)
 def test_keep_last_checkpoints_prunes_older_ones(tmp_path):
     exp = run_training(tmp_path, tiny_train_options(tmp_path, logger__save_checkpoint_freq=1,
                                                     logger__keep_last_checkpoints=2))
-    assert sorted(p.name for p in (exp / 'models').iterdir()) == ['net_g_5.pth', 'net_g_6.pth']
+    assert sorted(p.name for p in (exp / 'models').iterdir()) == ['net_g_5.pth', 'net_g_6.pth', 'net_g_latest.pth']
     assert sorted(p.name for p in (exp / 'training_states').iterdir()) == ['5.state', '6.state']
     assert prune_checkpoints(exp / 'training_states', exp / 'models', 2) == []
 

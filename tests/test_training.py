@@ -30,7 +30,7 @@ def scalar_tags(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
 
 def test_training_writes_checkpoints_logs_and_tensorboard(tmp_path):
     exp = run_training(tmp_path, tiny_train_options(tmp_path))
-    assert sorted(p.name for p in (exp / 'models').iterdir()) == ['net_g_3.pth', 'net_g_6.pth']
+    assert sorted(p.name for p in (exp / 'models').iterdir()) == ['net_g_3.pth', 'net_g_6.pth', 'net_g_latest.pth']
     assert sorted(p.name for p in (exp / 'training_states').iterdir()) == ['3.state', '6.state']
     checkpoint = load_checkpoint(exp / 'models' / 'net_g_6.pth')
     assert set(checkpoint) == {'params', 'params_ema'}

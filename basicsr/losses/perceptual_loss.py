@@ -1,11 +1,11 @@
 """Perceptual (VGG feature) and style (Gram matrix) losses."""
-from typing import Callable, Literal
+from typing import Any, Callable, Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from basicsr.archs.vgg_arch import VGGFeatureExtractor, VGGType
+from basicsr.archs.vgg_arch import VGGFeatureExtractor, VGGType, find_vgg_weights
 from basicsr.utils.registry import LOSS_REGISTRY
 
 Criterion = Literal['l1', 'l2', 'fro']
@@ -48,6 +48,13 @@ class PerceptualLoss(nn.Module):
         self.criterion = _CRITERIA[criterion]
         self.vgg = VGGFeatureExtractor(list(self.layer_weights), vgg_type, use_input_norm, range_norm,
                                        pretrained=pretrained, vgg_weights_path=vgg_weights_path)
+
+    @staticmethod
+    def check_files(vgg_type: str = 'vgg19', pretrained: bool = True, vgg_weights_path: str | None = None,
+                    **_: Any) -> None:
+        """Raise the CheckpointError of a missing VGG weights file (called before training starts)."""
+        if pretrained:
+            find_vgg_weights(vgg_type, vgg_weights_path)
 
     def forward(self, x: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         x_features = self.vgg(x)

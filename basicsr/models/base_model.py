@@ -3,29 +3,52 @@ import copy
 import random
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, ClassVar, Iterable, Iterator
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
 
 from basicsr.models.inference import autocast
 from basicsr.models.speed import build_fast_optimizer, check_amp, compile_network, make_grad_scaler, to_channels_last
-from basicsr.utils.checkpoint import extract_state_dict, load_checkpoint, prune_checkpoints, save_checkpoint
+from basicsr.archs import build_network
+from basicsr.utils.checkpoint import (chosen_param_key, extract_state_dict, load_checkpoint, prune_checkpoints,
+                                      save_checkpoint)
 from basicsr.utils.dist_util import (check_replicas_in_sync, gather_to_master, get_dist_info, master_only,
                                      select_device)
 from basicsr.utils.errors import CheckpointError, TrainingError
 from basicsr.utils.logger import get_root_logger
+from basicsr.utils.options import fill_defaults
 from basicsr.utils.registry import SCHEDULER_REGISTRY
 
 
 class BaseModel:
     """Base of the models (training recipes). Subclasses build their networks and losses and implement
-    ``feed_data``, ``optimize_parameters``, ``test``, ``validation`` and ``save``."""
+    ``feed_data``, ``optimize_parameters``, ``test`` and ``validation``.
+
+    A recipe declares the option keys it reads, in its own file, with the pieces of
+    :mod:`basicsr.utils.option_schema`: ``root_options`` (root level, e.g. ``network_g``) and ``train_options``
+    (under ``train:``, e.g. a loss ``'ldl_opt': LOSS``). Subclasses inherit and extend their parents' keys; the
+    option parser validates them (file, line, closest-key suggestion). Checks across keys go in
+    :meth:`check_options`.
+
+    Networks are the attributes ``net_<label>`` (``net_g``, ``net_d``, any others); ``net_<label>_ema`` is the
+    EMA copy of ``net_<label>``. Saving, resuming and pruning walk :meth:`networks`.
+    """
+
+    root_options: ClassVar[dict[str, Any]] = {}
+    train_options: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def check_options(cls, opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
+        """Problems across keys of validated options, as ``(dotted key path, message)``; called at parse time."""
+        return iter(())
 
     def __init__(self, opt: dict[str, Any]) -> None:
+        fill_defaults(opt, type(self))  # options made by hand (BasicSR's tests, plug-ins) get the defaults
         self.opt = opt
         self.device = select_device(opt['num_gpu'])
         self.is_train = opt['is_train']
@@ -91,32 +114,60 @@ class BaseModel:
         self.logger.info(f'Network {bare.__class__.__name__}, with parameters: {count:,d}')
         self.logger.debug(str(bare))
 
+    def networks(self) -> dict[str, nn.Module]:
+        """The trained networks by label: every attribute ``net_<label>`` that is a module (EMA copies excluded)."""
+        return {name[len('net_'):]: value for name, value in vars(self).items()
+                if name.startswith('net_') and not name.endswith('_ema') and isinstance(value, nn.Module)}
+
+    def build_trained_network(self, label: str) -> nn.Module:
+        """``network_<label>`` of the options, on the device (wrapped for DDP/compile), its size logged, and
+        loaded from ``path.pretrain_network_<label>`` when set (``strict_load_<label>``, ``param_key_<label>``)."""
+        net = self.model_to_device(build_network(self.opt[f'network_{label}'], f'network_{label}'),
+                                   f'network_{label}')
+        self.print_network(net)
+        paths = self.opt['path']
+        if paths.get(f'pretrain_network_{label}'):
+            self.load_network(net, paths[f'pretrain_network_{label}'], paths.get(f'strict_load_{label}', True),
+                              paths.get(f'param_key_{label}', 'params'))
+        return net
+
     def load_network(self, net: nn.Module, load_path: str, strict: bool = True, param_key: str = 'params') -> None:
         """Load weights from ``load_path`` (``params``/``params_ema`` wrapper or bare state dict) into ``net``.
 
-        Shape mismatches and, with ``strict``, missing or unexpected keys are CheckpointErrors naming the file.
+        Strict: shape mismatches, missing and unexpected keys are CheckpointErrors naming the file and tensors.
+        Non-strict (BasicSR's ``strict_load_*: false``, e.g. fine-tuning x3 from an x4 network): tensors whose
+        shapes differ are skipped, and they and the missing/unexpected keys are named in a warning.
         """
         bare = self.get_bare_model(net)
-        state = extract_state_dict(load_checkpoint(load_path), param_key, load_path)
+        checkpoint = load_checkpoint(load_path)
+        found = chosen_param_key(checkpoint, param_key)
+        if found not in (param_key, None):
+            self.logger.warning(f'{load_path} holds no [{param_key}]; loading [{found}] instead.')
+        state = extract_state_dict(checkpoint, param_key, load_path)
         try:
             state = self.convert_state_dict(bare, state)
         except CheckpointError as err:  # the network does not know the file: name it here
             raise CheckpointError(f'{load_path}: {err}') from None
         own = bare.state_dict()
-        mismatched = [f'{k}: {tuple(v.shape)} in file, {tuple(own[k].shape)} in network'
-                      for k, v in state.items() if k in own and v.shape != own[k].shape]
-        if mismatched:
+        mismatched = {k: f'{k}: {tuple(v.shape)} in file, {tuple(own[k].shape)} in network'
+                      for k, v in state.items() if k in own and v.shape != own[k].shape}
+        if strict and mismatched:
             raise CheckpointError(f'{load_path}: shapes differ from {bare.__class__.__name__}: '
-                                  + '; '.join(mismatched[:5]))
+                                  + '; '.join(list(mismatched.values())[:5])
+                                  + '; set path.strict_load_* to false to skip them.')
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if strict and (missing or unexpected):
             raise CheckpointError(f'{load_path}: keys do not match {bare.__class__.__name__} '
                                   f'(missing {missing[:5]}, unexpected {unexpected[:5]}); '
                                   'set path.strict_load_* to false to load what fits.')
+        if mismatched:
+            self.logger.warning(f'Loading {load_path} non-strictly: skipped tensors whose shapes differ: '
+                                + '; '.join(mismatched.values()) + '.')
+            state = OrderedDict((k, v) for k, v in state.items() if k not in mismatched)
         if missing or unexpected:
             self.logger.warning(f'Loading {load_path} non-strictly: missing {missing}, unexpected {unexpected}.')
         bare.load_state_dict(state, strict=False)
-        self.logger.info(f'Loaded {bare.__class__.__name__} from {load_path} [{param_key}].')
+        self.logger.info(f"Loaded {bare.__class__.__name__} from {load_path} [{found or 'bare state dict'}].")
 
     @staticmethod
     def convert_state_dict(net: nn.Module, state: 'OrderedDict[str, torch.Tensor]') -> 'OrderedDict[str, torch.Tensor]':
@@ -126,7 +177,9 @@ class BaseModel:
 
     def save_network(self, nets: nn.Module | list[nn.Module], net_label: str, current_iter: int | str,
                      param_keys: str | list[str] = 'params') -> None:
-        """Write ``<models>/<net_label>_<iter>.pth`` holding ``{param_key: state_dict}`` for each network."""
+        """Write ``<models>/<net_label>_<iter>.pth`` holding ``{param_key: state_dict}`` for each network
+        (``<net_label>_latest.pth`` for ``current_iter`` -1, as BasicSR)."""
+        current_iter = 'latest' if current_iter == -1 else current_iter
         nets = nets if isinstance(nets, list) else [nets]
         param_keys = param_keys if isinstance(param_keys, list) else [param_keys]
         checkpoint = {}
@@ -140,7 +193,25 @@ class BaseModel:
         if get_dist_info()[0] == 0:
             save_checkpoint(checkpoint, Path(self.opt['path']['models']) / f'{net_label}_{current_iter}.pth')
 
+    def save(self, epoch: int, current_iter: int, **extra: Any) -> None:
+        """Save every network of :meth:`networks` (with its EMA copy as ``params_ema``), then the training state
+        (after the networks, so an existing ``.state`` means a complete checkpoint). ``current_iter`` -1 writes
+        ``net_<label>_latest.pth`` only, as BasicSR does at the end of training."""
+        for label, net in self.networks().items():
+            ema = getattr(self, f'net_{label}_ema', None)
+            if ema is not None:
+                self.save_network([net, ema], f'net_{label}', current_iter, ['params', 'params_ema'])
+            else:
+                self.save_network(net, f'net_{label}', current_iter)
+        if current_iter != -1:
+            self.save_training_state(epoch, current_iter, **extra)
+
     # ----------------------------------------------------------------------------------------- optimisation
+    def get_optimizer(self, optim_type: str, params: Iterable[nn.Parameter], lr: float,
+                      **kwargs: Any) -> torch.optim.Optimizer:
+        """BasicSR's optimiser factory for plug-in recipes (they append it to ``self.optimizers`` themselves)."""
+        return build_fast_optimizer({'type': optim_type, 'lr': lr, **kwargs}, 'train.optim', list(params))
+
     def build_optimizer(self, optim_opt: dict[str, Any], params: Iterable[nn.Parameter],
                         key_path: str) -> torch.optim.Optimizer:
         """An optimiser of ``torch.optim`` configured by ``optim_opt`` (``type`` plus its arguments), fused where
@@ -235,7 +306,7 @@ class BaseModel:
             self.load_network(self.net_g_ema, load_path, strict, 'params_ema')
 
     @torch.no_grad()
-    def model_ema(self, decay: float) -> None:
+    def model_ema(self, decay: float = 0.999) -> None:
         """``ema = decay * ema + (1 - decay) * net`` for parameters; buffers (e.g. BatchNorm statistics) copied."""
         net = self.get_bare_model(self.net_g)
         ema_params = list(self.net_g_ema.parameters())
@@ -243,25 +314,90 @@ class BaseModel:
         for ema_buffer, buffer in zip(self.net_g_ema.buffers(), net.buffers()):
             ema_buffer.copy_(buffer)
 
+    # ----------------------------------------------------------------------------------------- validation
+    def validation(self, dataloader: DataLoader, current_iter: int, tb_logger: Any = None,
+                   save_img: bool = False) -> Any:
+        """Validate on ``dataloader`` (BasicSR's entry point): :meth:`dist_validation` in distributed runs, else
+        :meth:`nondist_validation`. Every rank must call it."""
+        if self.opt.get('dist'):
+            return self.dist_validation(dataloader, current_iter, tb_logger, save_img)
+        return self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
+
+    def dist_validation(self, dataloader: DataLoader, current_iter: int, tb_logger: Any,
+                        save_img: bool) -> Any:
+        raise NotImplementedError
+
+    def nondist_validation(self, dataloader: DataLoader, current_iter: int, tb_logger: Any,
+                           save_img: bool) -> Any:
+        raise NotImplementedError
+
+    def _initialize_best_metric_results(self, dataset_name: str) -> None:
+        """Start the best-value records of ``dataset_name`` (BasicSR's layout: ``{metric: {better, val, iter}}``)."""
+        if not hasattr(self, 'best_metric_results'):
+            self.best_metric_results = {}
+        if dataset_name in self.best_metric_results:
+            return
+        records = {}
+        for name, metric_opt in (self.opt['val'].get('metrics') or {}).items():
+            better = metric_opt.get('better', 'higher')
+            records[name] = {'better': better, 'val': float('-inf') if better == 'higher' else float('inf'),
+                             'iter': -1}
+        self.best_metric_results[dataset_name] = records
+
+    def _update_best_metric_result(self, dataset_name: str, metric: str, val: float, current_iter: int) -> None:
+        record = self.best_metric_results[dataset_name][metric]
+        if (val > record['val']) if record['better'] == 'higher' else (val < record['val']):
+            record['val'], record['iter'] = val, current_iter
+
+    def _log_validation_metric_values(self, current_iter: int, dataset_name: str, tb_logger: Any) -> None:
+        """Log ``self.metric_results`` (the means of the last validation) with the best values so far, and send
+        them to TensorBoard as ``metrics/<dataset>/<metric>``."""
+        message = f'Validation {dataset_name}'
+        for name, value in self.metric_results.items():
+            message += f'\n\t # {name}: {value:.4f}'
+            record = getattr(self, 'best_metric_results', {}).get(dataset_name, {}).get(name)
+            if record is not None and record['iter'] >= 0:
+                message += f"\tBest: {record['val']:.4f} @ {record['iter']} iter"
+            if tb_logger is not None:
+                tb_logger.add_scalar(f'metrics/{dataset_name}/{name}', value, current_iter)
+        self.logger.info(message)
+
     # ----------------------------------------------------------------------------------------- logging
     def accumulate_losses(self, losses: dict[str, torch.Tensor]) -> None:
-        """Add this iteration's losses to the running sums (no device synchronisation happens here)."""
+        """Add this iteration's losses to the running sums (no device synchronisation happens here).
+
+        ``self.log_dict`` holds this iteration's values, as in BasicSR (tensors: reading one synchronises).
+        """
+        self.log_dict = OrderedDict((name, value.detach()) for name, value in losses.items())
         for name, value in losses.items():
             value = value.detach().float()
             self._loss_sums[name] = self._loss_sums[name] + value if name in self._loss_sums else value
             self._loss_counts[name] = self._loss_counts.get(name, 0) + 1
 
     def get_current_log(self) -> 'OrderedDict[str, float]':
-        """Mean of each loss since the previous call (averaged over ranks), then reset."""
+        """Mean of each loss since the previous call (averaged over ranks), then reset.
+
+        A BasicSR plug-in recipe that sets ``self.log_dict`` itself (see :meth:`reduce_loss_dict`) gets that.
+        """
         names = list(self._loss_sums)
         if not names:
-            return OrderedDict()
+            return OrderedDict((k, float(v)) for k, v in getattr(self, 'log_dict', {}).items())
         means = torch.stack([self._loss_sums[n] / self._loss_counts[n] for n in names])
         if self.opt.get('dist'):
             dist.all_reduce(means)
             means /= get_dist_info()[1]
         self._loss_sums, self._loss_counts = {}, {}
         return OrderedDict(zip(names, means.tolist()))
+
+    def reduce_loss_dict(self, loss_dict: dict[str, torch.Tensor]) -> 'OrderedDict[str, float]':
+        """BasicSR's per-iteration log of plug-in recipes: each loss as a float, averaged over ranks."""
+        with torch.no_grad():
+            names = list(loss_dict)
+            values = torch.stack([loss_dict[n].detach().float().mean() for n in names]) if names else None
+            if values is not None and self.opt.get('dist'):
+                dist.all_reduce(values)
+                values /= get_dist_info()[1]
+        return OrderedDict(zip(names, values.tolist() if values is not None else []))
 
     # ----------------------------------------------------------------------------------------- training state
     def save_training_state(self, epoch: int, current_iter: int, **extra: Any) -> None:
@@ -285,6 +421,7 @@ class BaseModel:
             'grad_scalers': [s.state_dict() for s in self.grad_scalers.values()],
             'rng': rng_states,
             'best_metric_results': getattr(self, 'best_metric_results', {}),
+            'networks': list(self.networks()),  # resuming loads net_<label>_<iter>.pth of each
             **extra,
         }
         save_checkpoint(state, Path(self.opt['path']['training_states']) / f'{current_iter}.state')

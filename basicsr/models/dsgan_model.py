@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from basicsr.metrics import calculate_psnr_pt, mean_metrics, quantize_tensor
-from basicsr.models.sr_model import comparison_grid, sharded_batches
+from basicsr.models.sr_model import comparison_grid, dataset_name_of, sharded_batches
 from basicsr.models.srgan_model import SRGANModel
 from basicsr.utils.dist_util import all_gather_objects
 from basicsr.utils.frequency import FrequencySeparation, high_frequency_energy
@@ -27,7 +27,7 @@ class DSGANModel(SRGANModel):
         gan_opt: the adversarial loss; the discriminator sees the high frequencies of G(X_b) (fake) and z (real).
     The update schedule, optimisers, saving and resuming are SRGANModel's.
 
-    Validation (:meth:`validation`) reports, per validation set:
+    Validation (:meth:`nondist_validation`) reports, per validation set:
         color_psnr: PSNR (dB) between low(G(X_b)) and low(X_b): colours kept when high (above ~35 dB).
         hf_energy_generated / hf_energy_bicubic / hf_energy_target: mean squared high-pass (0-255 scale) of G(X_b),
             of X_b and of the target images; DSGAN should move the first from the second towards the third.
@@ -62,8 +62,8 @@ class DSGANModel(SRGANModel):
             'hf_energy_bicubic': float(high_frequency_energy(self.lq, separation)[0]),
         }
 
-    def validation(self, dataloader: DataLoader, dataset_name: str, current_iter: int, tb_logger: Any = None,
-                   save_img: bool = False) -> dict[str, dict[str, float]]:
+    def nondist_validation(self, dataloader: DataLoader, current_iter: int, tb_logger: Any = None,
+                           save_img: bool = False) -> dict[str, dict[str, float]]:
         """Degrade every source image of ``dataloader`` (an UnpairedImageDataset); log and send to TensorBoard
         (``metrics/<set>/<figure>``) the means of the class docstring's figures, each image counted once.
 
@@ -71,6 +71,7 @@ class DSGANModel(SRGANModel):
         gathered. With ``save_img``, G(X_b) is saved; TensorBoard gets X_b | G(X_b) for the first ``val.tb_images``
         samples. Returns the figures per source image.
         """
+        dataset_name = dataset_name_of(dataloader)
         val_opt = self.opt['val']
         sources, targets = {}, {}  # image name / target path -> figures; a set may repeat the smaller side
         for index, data in sharded_batches(dataloader, f'Validate {dataset_name}', val_opt.get('pbar', True)):
@@ -94,7 +95,7 @@ class DSGANModel(SRGANModel):
         for rank_sources, rank_targets in all_gather_objects((sources, targets)):
             sources.update(rank_sources)
             targets.update(rank_targets)
-        means = mean_metrics(sources)
-        means['hf_energy_target'] = sum(targets.values()) / len(targets)
-        self._log_metrics(dataset_name, means, current_iter, tb_logger)
+        self.metric_results = mean_metrics(sources)
+        self.metric_results['hf_energy_target'] = sum(targets.values()) / len(targets)
+        self._log_validation_metric_values(current_iter, dataset_name, tb_logger)
         return sources

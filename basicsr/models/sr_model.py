@@ -8,13 +8,13 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.metrics import calculate_metric, mean_metrics
 from basicsr.models.base_model import BaseModel
 from basicsr.models.inference import super_resolve
-from basicsr.utils.dist_util import all_gather_objects, gather_to_master, get_dist_info
+from basicsr.utils.dist_util import all_gather_objects, barrier, gather_to_master, get_dist_info
 from basicsr.utils.errors import OptionError
+from basicsr.utils.option_schema import LOSS, NETWORK, OPTIMIZER, Key, unit_interval
 from basicsr.utils.img_util import imwrite, tensor2img
 from basicsr.utils.matlab_functions import imresize
 from basicsr.utils.registry import MODEL_REGISTRY
@@ -24,13 +24,36 @@ from basicsr.utils.registry import MODEL_REGISTRY
 class SRModel(BaseModel):
     """Trains ``network_g`` on (LQ, GT) pairs with ``train.pixel_opt`` (and ``perceptual_opt`` when given)."""
 
+    root_options = {'network_g': NETWORK}
+    train_options = {
+        'ema_decay': Key(float, 0.0, unit_interval, doc='0 disables the EMA copy of the generator'),
+        'optim_g': OPTIMIZER,
+        'pixel_opt': LOSS,
+        'perceptual_opt': LOSS,
+    }
+
+    @classmethod
+    def check_options(cls, opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
+        """The generator's scale and input channels against the data; what training needs."""
+        net = opt.get('network_g') or {}
+        upscale = net.get('upscale')
+        if isinstance(upscale, int) and upscale != opt['scale']:
+            yield 'network_g.upscale', f"is {upscale} but the root scale (of the data) is {opt['scale']}."
+        channels = {3 if dataset.get('color') != 'y' else 1 for dataset in opt['datasets'].values()}
+        in_ch = net.get('num_in_ch')
+        if isinstance(in_ch, int) and len(channels) == 1 and in_ch not in channels:
+            yield 'network_g.num_in_ch', (f'is {in_ch} but the datasets give {channels.pop()}-channel images '
+                                          "(set the datasets' color: y for 1 channel).")
+        if opt.get('is_train'):
+            train = opt.get('train') or {}
+            if not train.get('optim_g'):
+                yield 'train.optim_g', 'required for training but missing.'
+            if not train.get('pixel_opt') and not train.get('perceptual_opt'):
+                yield 'train.pixel_opt', 'give pixel_opt and/or perceptual_opt: there is no loss to train with.'
+
     def __init__(self, opt: dict[str, Any]) -> None:
         super().__init__(opt)
-        self.net_g = self.model_to_device(build_network(opt['network_g'], 'network_g'), 'network_g')
-        self.print_network(self.net_g)
-        paths = opt['path']
-        if paths.get('pretrain_network_g'):
-            self.load_network(self.net_g, paths['pretrain_network_g'], paths['strict_load_g'], paths['param_key_g'])
+        self.net_g = self.build_trained_network('g')
         self.best_metric_results: dict[str, dict[str, dict[str, Any]]] = {}
         self._bicubic_logged: set[str] = set()
         if self.is_train:
@@ -39,10 +62,10 @@ class SRModel(BaseModel):
     def init_training_settings(self) -> None:
         train_opt = self.opt['train']
         self.net_g.train()
-        self.ema_decay = train_opt['ema_decay']
+        self.ema_decay = train_opt.get('ema_decay', 0)
         if self.ema_decay > 0:
             self.setup_ema(self.net_g, self.opt['network_g'], self.opt['path'].get('pretrain_network_g'),
-                           self.opt['path']['strict_load_g'])
+                           self.opt['path'].get('strict_load_g', True))
         self.cri_pix = build_loss(train_opt['pixel_opt'], 'train.pixel_opt') if train_opt.get('pixel_opt') else None
         self.cri_perceptual = (build_loss(train_opt['perceptual_opt'], 'train.perceptual_opt')
                                if train_opt.get('perceptual_opt') else None)
@@ -109,16 +132,18 @@ class SRModel(BaseModel):
             visuals['gt'] = self.gt.detach().cpu()
         return visuals
 
-    def validation(self, dataloader: DataLoader, dataset_name: str, current_iter: int, tb_logger: Any = None,
-                   save_img: bool = False) -> dict[str, dict[str, float]]:
-        """Run on every image of ``dataloader``; log the mean of each ``val.metrics`` entry and keep the best.
+    def nondist_validation(self, dataloader: DataLoader, current_iter: int, tb_logger: Any = None,
+                           save_img: bool = False) -> dict[str, dict[str, float]]:
+        """Run on every image of ``dataloader``; log the mean of each ``val.metrics`` entry (also left in
+        ``self.metric_results``, as BasicSR) and keep the best in ``self.best_metric_results``.
 
-        Every rank must call it. In distributed runs each rank runs its share of the images (the loader's
-        ShardSampler); the per-image values are gathered on every rank in dataset order, each image once, so the
-        means equal one process's. Rank 0 writes the images of all ranks.
-        With ``tb_logger``, the first ``val.tb_images`` images also go to TensorBoard as bicubic | SR | GT grids.
-        Returns the per-image metric values, ``{image_name: {metric_name: value}}``.
+        Works in one process and, on every rank's share, in distributed runs (see :meth:`dist_validation`): each
+        rank runs its share of the images (the loader's ShardSampler); the per-image values are gathered on every
+        rank in dataset order, each image once, so the means equal one process's. Rank 0 writes the images of all
+        ranks. With ``tb_logger``, the first ``val.tb_images`` images also go to TensorBoard as bicubic | SR | GT
+        grids. Returns the per-image metric values, ``{image_name: {metric_name: value}}``.
         """
+        dataset_name = dataset_name_of(dataloader)
         val_opt = self.opt['val']
         metrics_opt = val_opt.get('metrics') or {}
         baseline_due = val_opt.get('bicubic_baseline') and dataset_name not in self._bicubic_logged
@@ -130,14 +155,16 @@ class SRModel(BaseModel):
                 self.feed_data(data)
                 self.test()
                 image = (img_name, tensor2img(self.output)) if save_img else None
-                if tb_logger is not None and index < val_opt['tb_images']:
-                    grid = comparison_grid(self.lq, self.output, self.gt, self.opt['scale'])
+                gt = getattr(self, 'gt', None)
+                if tb_logger is not None and index < val_opt.get('tb_images', 4):
+                    grid = comparison_grid(self.lq, self.output, gt, self.opt['scale'])
                     tb_logger.add_image(f'images/{dataset_name}/{img_name}', grid, current_iter)
-                if self.gt is not None:
+                if gt is not None:
                     baseline = (self._metrics(imresize(self.lq, self.opt['scale']), metrics_opt)
                                 if baseline_due else {})
                     rows[index] = (img_name, self._metrics(self.output, metrics_opt), baseline)
-                del self.lq, self.output, self.gt
+                self.gt = None
+                del self.lq, self.output
             if save_img:
                 self._save_images_on_master(image, dataset_name, current_iter)
         for rank_rows in all_gather_objects(rows):  # each image once, in dataset order, on every rank
@@ -149,11 +176,32 @@ class SRModel(BaseModel):
             self._bicubic_logged.add(dataset_name)
             self.logger.info(f'Bicubic baseline on {dataset_name}: ' + ', '.join(
                 f'{name} {value:.4f}' for name, value in mean_metrics(bicubic).items()))
+        if metrics_opt and not per_image:
+            self.logger.warning(f'Validation {dataset_name}: no GT images, so the metrics '
+                                f"({', '.join(metrics_opt)}) were not computed.")
         if per_image and metrics_opt:
-            means = mean_metrics(per_image)
-            self._update_best(dataset_name, means, current_iter)
-            self._log_metrics(dataset_name, means, current_iter, tb_logger)
+            self.metric_results = mean_metrics(per_image)
+            self._initialize_best_metric_results(dataset_name)
+            for name, value in self.metric_results.items():
+                self._update_best_metric_result(dataset_name, name, value, current_iter)
+            self._log_validation_metric_values(current_iter, dataset_name, tb_logger)
         return per_image
+
+    def dist_validation(self, dataloader: DataLoader, current_iter: int, tb_logger: Any = None,
+                        save_img: bool = False) -> dict[str, dict[str, float]]:
+        """Validation in distributed runs: every rank runs its share (:meth:`nondist_validation`).
+
+        A BasicSR plug-in that overrides ``nondist_validation`` with single-process code gets BasicSR's
+        behaviour instead: rank 0 runs it on the whole set while the others wait.
+        """
+        if type(self).nondist_validation.__module__.startswith('basicsr.'):
+            return self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
+        result = None
+        if get_dist_info()[0] == 0:
+            whole = DataLoader(dataloader.dataset, batch_size=1, shuffle=False, num_workers=0)
+            result = self.nondist_validation(whole, current_iter, tb_logger, save_img)
+        barrier()
+        return result
 
     def _metrics(self, sr: torch.Tensor, metrics_opt: dict[str, dict[str, Any]]) -> dict[str, float]:
         return {name: calculate_metric(sr, self.gt, opt) for name, opt in metrics_opt.items()}
@@ -168,39 +216,17 @@ class SRModel(BaseModel):
     def _save_image(self, img: np.ndarray, dataset_name: str, img_name: str, current_iter: int) -> None:
         folder = Path(self.opt['path']['visualization'])
         suffix = self.opt['val'].get('suffix')
-        if self.is_train:
+        if self.opt['is_train']:
             path = folder / img_name / f'{img_name}_{current_iter}.png'
         else:
             path = folder / dataset_name / f"{img_name}_{suffix or self.opt['name']}.png"
         imwrite(img, path)
 
-    def _update_best(self, dataset_name: str, means: dict[str, float], current_iter: int) -> None:
-        best = self.best_metric_results.setdefault(dataset_name, {})
-        for name, value in means.items():
-            better = self.opt['val']['metrics'][name].get('better', 'higher')
-            record = best.get(name)
-            improved = record is None or (value > record['val'] if better == 'higher' else value < record['val'])
-            if improved:
-                best[name] = {'better': better, 'val': value, 'iter': current_iter}
 
-    def _log_metrics(self, dataset_name: str, means: dict[str, float], current_iter: int, tb_logger: Any) -> None:
-        message = f'Validation {dataset_name}'
-        for name, value in means.items():
-            message += f'\n\t # {name}: {value:.4f}'
-            record = self.best_metric_results.get(dataset_name, {}).get(name)
-            if record is not None:
-                message += f"\tBest: {record['val']:.4f} @ {record['iter']} iter"
-            if tb_logger is not None:
-                tb_logger.add_scalar(f'metrics/{dataset_name}/{name}', value, current_iter)
-        self.logger.info(message)
-
-    def save(self, epoch: int, current_iter: int, **extra: Any) -> None:
-        """Save the generator (with its EMA as ``params_ema``) and the training state of ``current_iter``."""
-        if getattr(self, 'net_g_ema', None) is not None:
-            self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, ['params', 'params_ema'])
-        else:
-            self.save_network(self.net_g, 'net_g', current_iter)
-        self.save_training_state(epoch, current_iter, **extra)
+def dataset_name_of(dataloader: DataLoader) -> str:
+    """The ``name`` of a loader's dataset as its options give it (BasicSR: ``dataloader.dataset.opt['name']``)."""
+    dataset = dataloader.dataset
+    return (getattr(dataset, 'opt', None) or {}).get('name') or type(dataset).__name__
 
 
 def sharded_batches(dataloader: DataLoader, desc: str,

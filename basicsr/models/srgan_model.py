@@ -1,15 +1,16 @@
 """Adversarial SR training (SRGAN): a generator and a discriminator, each with its own optimiser and schedule."""
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
-from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.losses.dsgan_loss import LowFrequencyLoss
 from basicsr.models.sr_model import SRModel
 from basicsr.utils.errors import OptionError
 from basicsr.utils.frequency import FrequencySeparation
+from basicsr.utils.option_schema import (FREQUENCY_SEPARATION, LOSS, OPTIMIZER, Key, Plugin, non_negative,
+                                         positive)
 from basicsr.utils.registry import MODEL_REGISTRY
 
 
@@ -27,18 +28,37 @@ class SRGANModel(SRModel):
     frequencies of the output and the GT, and the discriminator sees only the high frequencies of its inputs.
     """
 
+    root_options = {'network_d': Plugin('arch')}  # required for training (see check_options), not for testing
+    train_options = {
+        'optim_d': OPTIMIZER,
+        'gan_opt': LOSS,
+        'net_d_iters': Key(int, 1, positive, doc='discriminator steps per generator step'),
+        'net_d_init_iters': Key(int, 0, non_negative, doc='iterations that train the discriminator only'),
+        'frequency_separation': FREQUENCY_SEPARATION,
+    }
+
+    @classmethod
+    def check_options(cls, opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
+        yield from super().check_options(opt)
+        if opt.get('is_train'):
+            yield from cls.adversarial_problems(opt)
+
+    @staticmethod
+    def adversarial_problems(opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
+        """What adversarial training needs and ``opt`` lacks, as ``(key path, message)``."""
+        model = opt.get('model_type', 'adversarial training')
+        if not opt.get('network_d'):
+            yield 'network_d', f'{model} needs a discriminator for training but none is given.'
+        if not opt['train'].get('gan_opt'):
+            yield 'train.gan_opt', f'{model} needs an adversarial loss for training but none is given.'
+        if not opt['train'].get('optim_d'):
+            yield 'train.optim_d', 'required for adversarial training but missing.'
+
     def init_training_settings(self) -> None:
-        train_opt, paths = self.opt['train'], self.opt['path']
-        if 'network_d' not in self.opt:
-            raise OptionError(f"network_d: {self.opt['model_type']} needs a discriminator but none is given.",
-                              key_path='network_d')
-        if not train_opt.get('gan_opt'):
-            raise OptionError(f"train.gan_opt: {self.opt['model_type']} needs an adversarial loss but none is given.",
-                              key_path='train.gan_opt')
-        self.net_d = self.model_to_device(build_network(self.opt['network_d'], 'network_d'), 'network_d')
-        self.print_network(self.net_d)
-        if paths.get('pretrain_network_d'):
-            self.load_network(self.net_d, paths['pretrain_network_d'], paths['strict_load_d'], paths['param_key_d'])
+        train_opt = self.opt['train']
+        for key, message in self.adversarial_problems(self.opt):  # options made by hand skip the parser
+            raise OptionError(f'{key}: {message}', key_path=key)
+        self.net_d = self.build_trained_network('d')
         self.net_d.train()
         self.cri_gan = build_loss(train_opt['gan_opt'], 'train.gan_opt').to(self.device)
         self.net_d_iters = train_opt['net_d_iters']
@@ -68,8 +88,6 @@ class SRGANModel(SRModel):
 
     def setup_optimizers(self) -> None:
         super().setup_optimizers()
-        if 'optim_d' not in self.opt['train']:
-            raise OptionError('train.optim_d: required for adversarial training but missing.', key_path='train.optim_d')
         self.optimizer_d = self.build_optimizer(self.opt['train']['optim_d'], self.net_d.parameters(),
                                                 'train.optim_d')
 
@@ -118,7 +136,3 @@ class SRGANModel(SRModel):
         """The discriminator's losses on real (:meth:`real_images`) and generated images."""
         return self.cri_gan(real_pred, True, is_disc=True), self.cri_gan(fake_pred, False, is_disc=True)
 
-    def save(self, epoch: int, current_iter: int, **extra: Any) -> None:
-        """Save the discriminator, then the generator and the training state (which includes both optimisers)."""
-        self.save_network(self.net_d, 'net_d', current_iter)
-        super().save(epoch, current_iter, **extra)

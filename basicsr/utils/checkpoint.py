@@ -10,31 +10,53 @@ import pickle
 import tempfile
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
 from basicsr.utils.errors import CheckpointError
+from basicsr.utils.known_files import download_hint
 
 TMP_SUFFIX = '.tmp'
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None]) -> None:
-    """Call ``write(file_object)`` on a temporary file beside ``path``, fsync it, then rename it to ``path``."""
+    """Call ``write(file_object)`` on a temporary file beside ``path``, fsync it, then rename it to ``path``.
+
+    An I/O error (a full disk, a lost permission) removes the temporary file and becomes one CheckpointError naming
+    ``path`` and the cause; the previous file under ``path`` is untouched.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=TMP_SUFFIX, dir=path.parent)
+    tmp = None
     try:
-        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes owner-only files; use what open() would
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=TMP_SUFFIX, dir=path.parent)
         with os.fdopen(fd, 'wb') as file:
+            os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes owner-only files; use what open() would
             write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except BaseException as err:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        cause = _os_error_in(err)
+        if cause is None:
+            raise
+        raise CheckpointError(f'{path}: cannot write the file ({cause.strerror or cause}); the previous files are '
+                              'intact.') from err
     _fsync_dir(path.parent)
+
+
+def _os_error_in(err: BaseException) -> OSError | None:
+    """``err`` or the OSError behind it (torch.save turns a failed write into a RuntimeError whose context it is)."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, OSError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def _current_umask() -> int:
@@ -69,7 +91,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f'{path}: checkpoint file not found.')
+        raise CheckpointError(f'{path}: checkpoint file not found.{download_hint(path)}')
     if path.suffix == '.safetensors':
         return _load_safetensors(path, map_location)
     try:
@@ -102,13 +124,8 @@ def extract_state_dict(checkpoint: Any, param_key: str | None = 'params',
     """
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f'{source}: expected a dict of tensors, found {type(checkpoint).__name__}.')
-    state = checkpoint
-    wrappers = [k for k in ('params', 'params_ema') if isinstance(checkpoint.get(k), dict)]
-    if wrappers:
-        key = param_key if param_key in wrappers else wrappers[0]
-        state = checkpoint[key]
-    elif param_key not in (None, 'params', 'params_ema') and param_key in checkpoint:
-        state = checkpoint[param_key]
+    key = chosen_param_key(checkpoint, param_key)
+    state = checkpoint if key is None else checkpoint[key]
     out = OrderedDict()
     for name, value in state.items():
         if not torch.is_tensor(value):
@@ -117,9 +134,115 @@ def extract_state_dict(checkpoint: Any, param_key: str | None = 'params',
     return out
 
 
+def chosen_param_key(checkpoint: Any, param_key: str | None) -> str | None:
+    """The entry of ``checkpoint`` that :func:`extract_state_dict` reads: ``param_key`` when the file has it, the
+    other of ``params``/``params_ema`` when it has only that one, None for a bare state dict."""
+    if not isinstance(checkpoint, dict):
+        return None
+    wrappers = [k for k in ('params', 'params_ema') if isinstance(checkpoint.get(k), dict)]
+    if wrappers:
+        return param_key if param_key in wrappers else wrappers[0]
+    if param_key not in (None, 'params', 'params_ema') and param_key in checkpoint:
+        return param_key
+    return None
+
+
 def load_state_dict(path: str | os.PathLike, param_key: str | None = 'params') -> 'OrderedDict[str, torch.Tensor]':
     """The network weights of a checkpoint file (see :func:`load_checkpoint` and :func:`extract_state_dict`)."""
     return extract_state_dict(load_checkpoint(path), param_key, str(path))
+
+
+# What a training state must hold (BaseModel.save_training_state writes it, resume_training and train.py read it):
+# key -> (type, what it is); optional keys are checked when present.
+_STATE_KEYS = {'iter': (int, 'the iteration'), 'epoch': (int, 'the epoch'),
+               'optimizers': (list, 'the optimiser states'), 'schedulers': (list, 'the schedule states')}
+_OPTIONAL_STATE_KEYS = {'iter_in_epoch': (int, 'the iteration within the epoch'),
+                        'grad_scalers': (list, 'the gradient scaler states'), 'rng': (list, 'the RNG states'),
+                        'best_metric_results': (dict, 'the best metric values'),
+                        'networks': (list, 'the labels of the saved networks')}
+
+
+def validate_training_state(state: Any, source: str | os.PathLike = '<training state>') -> dict[str, Any]:
+    """``state`` if it has the structure of a training state, else a CheckpointError naming ``source``.
+
+    Checks the keys the trainer reads and their types: ``iter``/``epoch`` non-negative integers (``iter`` equal to
+    the file name's number for ``<iter>.state``), optimiser and scheduler states as lists of state dicts, optional
+    gradient scalers, RNG states (one dict per process), best metrics, iteration in the epoch and network labels.
+    """
+    def fail(problem: str) -> CheckpointError:
+        return CheckpointError(f'{source}: not a training state: {problem}.')
+
+    if not isinstance(state, dict):
+        raise fail(f'expected a dict, found {type(state).__name__}')
+    missing = [key for key in _STATE_KEYS if key not in state]
+    if missing:
+        raise fail(f"missing {', '.join(missing)}")
+    for key, (kind, what) in {**_STATE_KEYS, **_OPTIONAL_STATE_KEYS}.items():
+        value = state.get(key)
+        if key in state and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise fail(f"'{key}' ({what}) is a {type(value).__name__}, expected {kind.__name__}")
+        if kind is int and key in state and value < 0:
+            raise fail(f"'{key}' ({what}) is negative ({value})")
+    for key, inner in (('optimizers', ('state', 'param_groups')), ('schedulers', ()), ('grad_scalers', ()),
+                       ('rng', ('python', 'numpy', 'torch'))):
+        for index, item in enumerate(state.get(key, [])):
+            if not isinstance(item, dict) or any(k not in item for k in inner):
+                needs = f" with {', '.join(inner)}" if inner else ''
+                raise fail(f"'{key}[{index}]' is not a state dict{needs}")
+    if not all(isinstance(label, str) and label for label in state.get('networks', [])):
+        raise fail("'networks' must list network labels (non-empty strings)")
+    stem = Path(source).stem
+    if Path(source).suffix == '.state' and stem.isdigit() and int(stem) != state['iter']:
+        raise fail(f"it says iteration {state['iter']}, its name says {stem}")
+    return state
+
+
+def load_training_state(path: str | os.PathLike, map_location: str | torch.device = 'cpu') -> dict[str, Any]:
+    """:func:`load_checkpoint` then :func:`validate_training_state`: a CheckpointError naming the file for a missing,
+    damaged or unsafe file and for one that holds something other than a training state."""
+    return validate_training_state(load_checkpoint(path, map_location), path)
+
+
+def network_files(state_path: str | os.PathLike, state: dict[str, Any], labels: Sequence[str] | None = None,
+                  models_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The network files ``<models>/net_<label>_<iter>.pth`` that belong to a training state.
+
+    Labels: those the state lists (``state['networks']``) when it has them, else ``labels`` (the networks of the
+    options, e.g. ``['g', 'd']``), else ``['g']``. ``models_dir`` defaults to the experiment's ``models`` folder
+    beside the state's ``training_states`` folder.
+    """
+    labels = state.get('networks') or labels or ['g']
+    models = Path(models_dir) if models_dir is not None else Path(state_path).resolve().parent.parent / 'models'
+    return [models / f"net_{label}_{state['iter']}.pth" for label in labels]
+
+
+def check_checkpoint_complete(state_path: str | os.PathLike, state: dict[str, Any],
+                              labels: Sequence[str] | None = None,
+                              models_dir: str | os.PathLike | None = None) -> None:
+    """CheckpointError naming the state and the missing files unless every network file of
+    :func:`network_files` exists."""
+    missing = [str(p) for p in network_files(state_path, state, labels, models_dir) if not p.is_file()]
+    if missing:
+        raise CheckpointError(f"{state_path}: incomplete checkpoint: network file(s) {', '.join(missing)} "
+                              'not found.')
+
+
+def load_resumable_state(path: str | os.PathLike, labels: Sequence[str] | None = None,
+                         models_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """A training state to resume from: readable, structurally valid and with all its network files
+    (:func:`load_training_state`, :func:`check_checkpoint_complete`); else a CheckpointError naming the problem."""
+    state = load_training_state(path)
+    check_checkpoint_complete(path, state, labels, models_dir)
+    return state
+
+
+def last_complete_checkpoint_hint(states_dir: str | os.PathLike, models_dir: str | os.PathLike) -> str:
+    """A sentence naming the newest complete checkpoint (for an error raised while saving a newer one)."""
+    complete = resumable_states(states_dir, models_dir)
+    if not complete:
+        return 'There is no complete checkpoint yet.'
+    return (f'The last complete checkpoint is iteration {complete[0].stem} ({complete[0]}); resume from it with '
+            '--auto_resume once the cause is fixed.')
 
 
 def resumable_states(states_dir: str | os.PathLike, models_dir: str | os.PathLike) -> list[Path]:

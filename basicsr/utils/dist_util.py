@@ -10,7 +10,7 @@ from torch import nn
 
 from basicsr.utils.errors import OptionError, TrainingError
 
-LAUNCHERS = ('none', 'pytorch', 'slurm')
+from basicsr.cli import LAUNCHERS
 
 
 def init_dist(launcher: str, backend: str = 'nccl', port: int | None = None) -> None:
@@ -97,6 +97,12 @@ def select_device(num_gpu: int) -> torch.device:
 
 # --------------------------------------------------------------------------------------------- collectives
 # Each one is a no-op outside distributed runs, and must be called by every rank in the same order.
+
+def barrier() -> None:
+    """Wait until every rank gets here."""
+    if get_dist_info()[1] > 1:
+        dist.barrier()
+
 
 def broadcast_object(obj: Any) -> Any:
     """Rank 0's ``obj`` (a picklable value), on every rank."""

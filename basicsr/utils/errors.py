@@ -16,6 +16,18 @@ class OptionError(BasicSRError, ValueError):
         self.key_path = key_path
 
 
+class OptionErrors(OptionError):
+    """Several option errors found in one pass: the message lists each on its own line."""
+
+    def __init__(self, errors: list[OptionError]) -> None:
+        self.errors = list(errors)
+        if len(self.errors) == 1:
+            super().__init__(str(self.errors[0]), self.errors[0].key_path)
+        else:
+            listed = '\n'.join(f'  {i}. {err}' for i, err in enumerate(self.errors, 1))
+            super().__init__(f'{len(self.errors)} problems in the options:\n{listed}')
+
+
 class DataError(BasicSRError, ValueError):
     """An image, folder, LMDB or meta-info file cannot be used; the message names the file."""
 
@@ -34,3 +46,7 @@ class TrainingError(BasicSRError, RuntimeError):
 
 class DownloadError(BasicSRError, RuntimeError):
     """A file cannot be downloaded or fails its check; the message names the URL and where the file belongs."""
+
+
+class TrainingInterrupted(BasicSRError):
+    """Training stopped by Ctrl-C after a step; the message says how to continue."""

@@ -1,9 +1,15 @@
-"""The option-file schema: every key the framework reads, its type, default and range.
+"""The option-file schema: the keys the framework itself reads, their types, defaults and ranges.
 
 Keys are BasicSR's (a BasicSR option file for a supported model validates unchanged). Plug-in sections
 (``network_g``, ``train.pixel_opt``, a dataset, a metric, ...) list only their framework-level keys here; the rest
 are checked against the plug-in's constructor signature once its ``type`` is known.
+
+A model (training recipe) declares the keys it reads itself, in its own file, as class attributes built from the
+pieces below: ``root_options`` (root level) and ``train_options`` (under ``train:``); see
+:class:`basicsr.models.base_model.BaseModel`. The parser merges them with :data:`ROOT` and :data:`TRAIN`.
 """
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
@@ -24,9 +30,23 @@ class Key:
 
 @dataclass
 class Section:
-    """A mapping with fixed keys; an absent optional section stays absent, a required one gets its defaults."""
+    """A mapping with fixed keys; an absent optional section stays absent, a required one gets its defaults.
+
+    ``patterns`` maps regular expressions to specs, for keys with a free part (``pretrain_network_<label>``).
+    """
     keys: dict[str, Any]
     optional: bool = False
+    patterns: dict[str, Any] = field(default_factory=dict)
+
+    def spec_of(self, key: Any) -> Any:
+        """The spec of ``key`` (a fixed key or one matching a pattern), or None when the section has no such key."""
+        if key in self.keys:
+            return self.keys[key]
+        return next((spec for pattern, spec in self.patterns.items() if re.fullmatch(pattern, str(key))), None)
+
+    def extended(self, keys: dict[str, Any]) -> 'Section':
+        """This section with ``keys`` added (a recipe's own keys)."""
+        return Section({**self.keys, **keys}, self.optional, self.patterns)
 
 
 @dataclass
@@ -45,6 +65,8 @@ class Plugin:
     injected: tuple[str, ...] = ()
     optional: bool = True
     arg_checks: dict[str, Callable[[Any], str | None]] = field(default_factory=dict)  # range checks of arguments
+    # checks across the arguments: each takes them all and returns (argument, error text) or None
+    cross_checks: tuple[Callable[[dict[str, Any]], tuple[str, str] | None], ...] = ()
 
 
 def positive(value: Any) -> str | None:
@@ -53,6 +75,38 @@ def positive(value: Any) -> str | None:
 
 def non_negative(value: Any) -> str | None:
     return None if not isinstance(value, (int, float)) or value >= 0 else 'must be >= 0'
+
+
+def finite_positive(value: Any) -> str | None:
+    """For values an optimiser or loss multiplies with: ``.inf`` or NaN would only surface as non-finite steps."""
+    if isinstance(value, (int, float)) and not math.isfinite(value):
+        return 'must be a finite number'
+    return positive(value)
+
+
+def finite_non_negative(value: Any) -> str | None:
+    if isinstance(value, (int, float)) and not math.isfinite(value):
+        return 'must be a finite number'
+    return non_negative(value)
+
+
+def adam_betas(value: Any) -> str | None:
+    if isinstance(value, (list, tuple)) and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in value):
+        return None
+    return 'must be numbers in [0, 1)'
+
+
+def same_length(first: str, second: str) -> Callable[[dict[str, Any]], tuple[str, str] | None]:
+    """A cross-check: the lists ``first`` and ``second`` (when both given) have the same length."""
+
+    def check(arguments: dict[str, Any]) -> tuple[str, str] | None:
+        a, b = arguments.get(first), arguments.get(second)
+        if isinstance(a, list) and isinstance(b, list) and len(a) != len(b):
+            return second, f'has {len(b)} entries but {first} has {len(a)}; they must pair up'
+        return None
+
+    check.__name__ = f'same_length_{first}_{second}'
+    return check
 
 
 def positive_odd(value: Any) -> str | None:
@@ -77,7 +131,7 @@ def _dataset_phase(name: str) -> str | None:
 
 
 DATASET = Plugin('dataset', injected=('phase', 'scale'), optional=False, keys={
-    'name': Key(str, REQUIRED, doc='shown in logs and result folders'),
+    'name': Key(str, REQUIRED, plain_name, doc='shown in logs; names the result folders'),
     'batch_size_per_gpu': Key(int, 16, positive),
     'num_worker_per_gpu': Key(int, 4, non_negative),
     'use_shuffle': Key(bool, True),
@@ -91,31 +145,30 @@ DATASET = Plugin('dataset', injected=('phase', 'scale'), optional=False, keys={
 
 PATH = Section({
     'pretrain_network_g': Key(str | None), 'param_key_g': Key(str, 'params'), 'strict_load_g': Key(bool, True),
-    'pretrain_network_d': Key(str | None), 'param_key_d': Key(str, 'params'), 'strict_load_d': Key(bool, True),
     'resume_state': Key(str | None),
     'root': Key(str | None, doc='base of relative paths; the folder of train.py by default'),
     'experiments_root': Key(str | None), 'results_root': Key(str | None),
     # Filled in by the parser from the roots above; accepted so that a saved option file loads again.
     'models': Key(str | None), 'training_states': Key(str | None), 'log': Key(str | None),
     'visualization': Key(str | None),
+}, patterns={  # any network the recipe has: network_<label>
+    r'pretrain_network_\w+': Key(str | None), r'param_key_\w+': Key(str, 'params'),
+    r'strict_load_\w+': Key(bool, True),
 })
 
-OPTIMIZER = Plugin('optimizer', injected=('params',), arg_checks={'lr': positive, 'weight_decay': non_negative})
-SCHEDULER = Plugin('scheduler', injected=('optimizer',))
-LOSS = Plugin('loss', arg_checks={'loss_weight': non_negative})
+OPTIMIZER = Plugin('optimizer', injected=('params',),
+                   arg_checks={'lr': finite_positive, 'weight_decay': finite_non_negative, 'betas': adam_betas})
+SCHEDULER = Plugin('scheduler', injected=('optimizer',),
+                   arg_checks={'eta_min': finite_non_negative, 'gamma': finite_positive},
+                   cross_checks=(same_length('periods', 'restart_weights'),
+                                 same_length('restarts', 'restart_weights')))
+LOSS = Plugin('loss', arg_checks={'loss_weight': finite_non_negative, 'perceptual_weight': finite_non_negative,
+                                  'style_weight': finite_non_negative})
 
-TRAIN = Section({
-    'ema_decay': Key(float, 0.0, unit_interval, doc='0 disables the EMA copy of the generator'),
-    'optim_g': OPTIMIZER,
-    'optim_d': OPTIMIZER,
+TRAIN = Section({  # the trainer's keys; recipes add theirs (SRModel: optim_g, pixel_opt, ...)
     'scheduler': SCHEDULER,
     'total_iter': Key(int, REQUIRED, positive),
     'warmup_iter': Key(int, -1, doc='linear learning-rate warm-up over this many iterations; -1 for none'),
-    'pixel_opt': LOSS,
-    'perceptual_opt': LOSS,
-    'gan_opt': LOSS,
-    'net_d_iters': Key(int, 1, positive),
-    'net_d_init_iters': Key(int, 0, non_negative),
     'max_nonfinite_steps': Key(int, 5, positive, doc='stop after this many non-finite losses/gradients in a row'),
     'amp': Key(Literal['none', 'bf16', 'fp16'], 'none',
                doc='mixed precision of the forward pass and losses (fp16 adds loss scaling); fast on GPUs, on '
@@ -123,13 +176,16 @@ TRAIN = Section({
     'channels_last': Key(bool, False, doc='NHWC weights and batches: faster convolutions on GPUs and CPUs'),
     'compile': Key(bool | Literal['default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs'],
                    False, doc='torch.compile the networks (true or a mode); falls back to eager with a warning'),
-    'frequency_separation': Section({  # ESRGAN-FS / DSGAN: pixel loss on low, discriminator on high frequencies
-        'filter': Key(FilterType, 'avg', doc='low-pass: avg (box), gaussian, or wavelet (Haar LL band)'),
-        'kernel_size': Key(int, 5, positive_odd, doc='window of the avg and gaussian filters'),
-        'sigma': Key(float | None, None, positive, doc='gaussian standard deviation; ~ for kernel_size / 6'),
-        'padding_mode': Key(PaddingMode, 'reflect', doc='border extension, so constant images stay constant'),
-    }, optional=True),
 }, optional=True)
+
+FREQUENCY_SEPARATION = Section({  # ESRGAN-FS / DSGAN: pixel loss on low, discriminator on high frequencies
+    'filter': Key(FilterType, 'avg', doc='low-pass: avg (box), gaussian, or wavelet (Haar LL band)'),
+    'kernel_size': Key(int, 5, positive_odd, doc='window of the avg and gaussian filters'),
+    'sigma': Key(float | None, None, positive, doc='gaussian standard deviation; ~ for kernel_size / 6'),
+    'padding_mode': Key(PaddingMode, 'reflect', doc='border extension, so constant images stay constant'),
+}, optional=True)
+
+NETWORK = Plugin('arch', optional=False)
 
 METRIC = Plugin('metric', injected=('img', 'img2'), optional=False, keys={
     'better': Key(Literal['higher', 'lower'], 'higher'),
@@ -155,6 +211,8 @@ LOGGER = Section({
     'save_checkpoint_freq': Key(int, 5000, positive),
     'keep_last_checkpoints': Key(int | None, None, positive, doc='prune older networks and states; ~ keeps all'),
     'use_tb_logger': Key(bool, True),
+    'pbar': Key(bool, True, doc='a progress bar over the iterations (only when the output is a terminal)'),
+    'save_on_interrupt': Key(bool, False, doc='on Ctrl-C, save a checkpoint of the current iteration first'),
     'wandb': Section({'project': Key(str | None), 'resume_id': Key(str | None)}),
 })
 
@@ -169,8 +227,6 @@ ROOT = Section({
                                            'in deterministic mode)'),
     'prepare_demo_data': Key(str | None, doc='folder to fill with the built-in demo images when missing'),
     'datasets': MapOf(DATASET, _dataset_phase),
-    'network_g': Plugin('arch', optional=False),
-    'network_d': Plugin('arch'),
     'path': PATH,
     'train': TRAIN,
     'val': VAL,

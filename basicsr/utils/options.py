@@ -4,25 +4,26 @@
 framework reads (``opt['train']['total_iter']``, as in BasicSR). Every problem is reported before any work starts,
 as an OptionError naming the file, line and key path.
 """
-import contextlib
 import copy
 import os
 import random
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
+import torch
 import yaml
 
-from basicsr.utils.errors import OptionError
-from basicsr.utils.option_schema import DATASET, REQUIRED, ROOT, Key, MapOf, Plugin, Section
+from basicsr.utils.errors import OptionError, OptionErrors
+from basicsr.utils.logger import get_root_logger
+from basicsr.utils.option_schema import DATASET, REQUIRED, ROOT, TRAIN, Key, MapOf, Plugin, Section
 from basicsr.utils.registry import REGISTRIES, accepted_arguments, check_arguments, load_plugins, unknown_key_error
 from basicsr.utils.typecheck import check_value
 
 _OVERRIDE = '--force_yml'
 # Keys the framework adds at run time (not option-file keys).
-_RUNTIME_KEYS = ('is_train', 'opt_path', 'dist', 'rank', 'world_size', 'auto_resume')
+_RUNTIME_KEYS = ('is_train', 'opt_path', 'dist', 'rank', 'world_size', 'auto_resume', 'resume_command')
 # Keys under ``datasets.*`` that are paths, resolved against ``path.root`` when relative.
-_DATASET_PATH_KEYS = ('dataroot_gt', 'dataroot_lq', 'dataroot', 'dataroot_source', 'dataroot_target',
+DATASET_PATH_KEYS = ('dataroot_gt', 'dataroot_lq', 'dataroot', 'dataroot_source', 'dataroot_target',
                       'meta_info_file')
 
 
@@ -36,18 +37,32 @@ class _Lines(dict):
         return self.get((), '')
 
 
+# Limits on option files: a real one is a few kilobytes; an alias bomb expands a small file exponentially.
+MAX_OPTION_FILE_BYTES = 1 << 20
+MAX_OPTION_NODES = 100_000
+
+
 def load_yaml(path: str | os.PathLike) -> tuple[dict, _Lines]:
     """Load a YAML option file with the safe loader; return the data and where each key is set.
 
-    Syntax errors, duplicate keys and tags that would build Python objects are OptionErrors with file and line.
+    Syntax errors, duplicate keys, tags that would build Python objects, files over
+    :data:`MAX_OPTION_FILE_BYTES` and alias expansions over :data:`MAX_OPTION_NODES` nodes are OptionErrors
+    naming the file (and line).
     """
     path = str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_OPTION_FILE_BYTES:
+            raise OptionError(f'{path}: the option file is {size:,d} bytes; option files are limited to '
+                              f'{MAX_OPTION_FILE_BYTES:,d} bytes.')
         text = Path(path).read_text(encoding='utf-8')
     except OSError as err:
         raise OptionError(f'{path}: cannot read the option file ({err.strerror or err}).') from err
+    except UnicodeDecodeError as err:
+        raise OptionError(f'{path}: the option file is not UTF-8 text ({err.reason} at byte {err.start}).') from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_expansion(node, path)
         data = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
@@ -59,22 +74,43 @@ def load_yaml(path: str | os.PathLike) -> tuple[dict, _Lines]:
         raise OptionError(f'{path}: an option file must be a mapping of keys to values, '
                           f'found {type(data).__name__}.')
     lines = _Lines({(): path})
-    _record_lines(node, (), path, lines)
+    _record_lines(node, (), path, lines, set())
     return data, lines
 
 
-def _record_lines(node: yaml.Node, prefix: tuple, path: str, lines: _Lines) -> None:
-    if not isinstance(node, yaml.MappingNode):
+def _check_expansion(root: yaml.Node | None, path: str) -> None:
+    """Count the nodes of the document with every alias expanded (memoised per node, so in linear time)."""
+    sizes: dict[int, int] = {}
+
+    def expanded(node: yaml.Node) -> int:
+        if id(node) not in sizes:
+            sizes[id(node)] = 0  # a recursive alias counts once
+            children = node.value if isinstance(node, yaml.SequenceNode) else (
+                [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else [])
+            sizes[id(node)] = min(1 + sum(expanded(child) for child in children), MAX_OPTION_NODES + 1)
+        return sizes[id(node)]
+
+    if root is not None and expanded(root) > MAX_OPTION_NODES:
+        raise OptionError(f'{path}: the option file expands to more than {MAX_OPTION_NODES:,d} values through '
+                          'YAML aliases (&anchor / *alias); refusing it.')
+
+
+def _record_lines(node: yaml.Node, prefix: tuple, path: str, lines: _Lines, visited: set[int]) -> None:
+    """Record where each key is set; a node reached again through an alias is not walked again."""
+    if not isinstance(node, yaml.MappingNode) or id(node) in visited:
         return
+    visited.add(id(node))
     seen = set()
     for key_node, value_node in node.value:
         key = yaml.constructor.SafeConstructor().construct_object(key_node, deep=True)
         where = f'{path}, line {key_node.start_mark.line + 1}'
+        if isinstance(key, (dict, list)):
+            raise OptionError(f'{where}: a key must be a plain value, found a {type(key).__name__}.')
         if key in seen:
             raise OptionError(f"{where}: {'.'.join(map(str, prefix + (key,)))}: key given twice.")
         seen.add(key)
         lines[prefix + (key,)] = where
-        _record_lines(value_node, prefix + (key,), path, lines)
+        _record_lines(value_node, prefix + (key,), path, lines, visited)
 
 
 def apply_overrides(opt: dict, overrides: Iterable[str], lines: _Lines) -> None:
@@ -97,105 +133,191 @@ def apply_overrides(opt: dict, overrides: Iterable[str], lines: _Lines) -> None:
         lines[path] = f'{_OVERRIDE} {entry}'
 
 
+def model_schema(model_cls: type | None) -> tuple[Section, bool]:
+    """The root schema for ``model_cls``: :data:`ROOT` plus the keys the model declares (``root_options``,
+    ``train_options``, merged along its class hierarchy), and whether undeclared keys are errors.
+
+    The project's own models and third-party models that declare keys are strict. A third-party model that
+    declares nothing (a BasicSR plug-in) is lenient: keys nobody declares are passed to it unvalidated.
+    """
+    root_keys, train_keys, declared = {}, {}, False
+    for cls in reversed(getattr(model_cls, '__mro__', ())):
+        own = vars(cls)
+        root_keys.update(own.get('root_options', {}))
+        train_keys.update(own.get('train_options', {}))
+        third_party = not cls.__module__.startswith('basicsr.') and cls.__module__ != 'builtins'
+        declared |= third_party and ('root_options' in own or 'train_options' in own)
+    strict = model_cls is None or model_cls.__module__.startswith('basicsr.') or declared
+    schema = ROOT.extended({**root_keys, 'train': TRAIN.extended(train_keys)})
+    return schema, strict
+
+
 def validate_options(raw: dict, lines: _Lines) -> dict:
-    """Check ``raw`` against the schema (and plug-in signatures); return it with defaults filled in."""
+    """Check ``raw`` against the schema of its model (and plug-in signatures); return it with defaults filled in.
+
+    Every problem is collected, then all are raised together as one :class:`OptionErrors`. Keys passed unvalidated
+    to a lenient third-party model are listed in one warning.
+    """
     load_plugins()
-    return _validate(raw, ROOT, (), lines)
+    model_cls = None
+    if isinstance(raw.get('model_type'), str) and raw['model_type'] in REGISTRIES['model']:
+        model_cls = REGISTRIES['model'].get(raw['model_type'])
+    schema, strict = model_schema(model_cls)
+    validator = _Validator(lines, strict)
+    opt = validator.validate(raw, schema, ())
+    if validator.errors:
+        raise OptionErrors(validator.errors)
+    if validator.passed:
+        get_root_logger().warning(
+            f"{lines.where(())}: {raw['model_type']} declares no option keys; passed to it unvalidated: "
+            + ', '.join(validator.passed) + '.')
+    return opt
 
 
-def _fail(lines: _Lines, path: tuple, message: str) -> OptionError:
-    dotted = '.'.join(map(str, path))
-    return OptionError(f'{lines.where(path)}: {dotted}: {message}', key_path=dotted)
+def fill_defaults(opt: dict, model_cls: type) -> None:
+    """Add, in place, the defaults of every key ``opt`` lacks (for options a program builds by hand, as BasicSR's
+    tests and plug-ins do) and the run-time keys of a single process. Nothing is checked: parsed options already
+    are, and hand-made ones are the program's business."""
+    schema, _ = model_schema(model_cls)
+    _fill(opt, schema)
+    for key, default in (('is_train', True), ('dist', False), ('rank', 0), ('world_size', 1),
+                         ('auto_resume', False)):
+        opt.setdefault(key, default)
+    if opt['num_gpu'] == 'auto':
+        opt['num_gpu'] = torch.cuda.device_count()
 
 
-def _validate(value: Any, spec: Any, path: tuple, lines: _Lines) -> Any:
-    if isinstance(spec, Key):
-        return _validate_key(value, spec, path, lines)
-    if not isinstance(value, dict):
-        raise _fail(lines, path, f'expected a mapping, got {type(value).__name__} {value!r}.')
-    if isinstance(spec, Section):
-        return _validate_section(value, spec.keys, path, lines)
-    if isinstance(spec, MapOf):
-        return _validate_map(value, spec, path, lines)
-    return _validate_plugin(value, spec, path, lines)
+def _fill(opt: dict, section: Section) -> None:
+    for key, spec in section.keys.items():
+        if isinstance(spec, Key) and key not in opt and spec.default is not REQUIRED:
+            opt[key] = copy.deepcopy(spec.default)
+        elif isinstance(spec, Section) and (key in opt or not spec.optional):
+            if isinstance(opt.setdefault(key, {}), dict):
+                _fill(opt[key], spec)
+        elif isinstance(spec, MapOf) and key not in opt:
+            opt[key] = {}
+        elif isinstance(spec, Plugin) and isinstance(opt.get(key), dict):
+            _fill(opt[key], Section(spec.keys))
 
 
-@contextlib.contextmanager
-def _located(lines: _Lines, path: tuple) -> Iterator[None]:
-    """Prefix OptionErrors raised inside with the file and line of their key path."""
-    try:
-        yield
-    except OptionError as err:
+class _Validator:
+    """Walks options and schema together, filling defaults and collecting every error (with file and line)."""
+
+    def __init__(self, lines: _Lines, strict: bool) -> None:
+        self.lines = lines
+        self.strict = strict
+        self.errors: list[OptionError] = []
+        self.passed: list[str] = []  # key paths given to a lenient model unvalidated
+
+    def fail(self, path: tuple, message: str) -> None:
+        dotted = '.'.join(map(str, path))
+        self.errors.append(OptionError(f'{self.lines.where(path)}: {dotted}: {message}', key_path=dotted))
+
+    def record(self, err: OptionError, path: tuple) -> None:
+        """Add an OptionError raised by a helper, prefixed with the file and line of its key path."""
         key = tuple(err.key_path.split('.')) if err.key_path else path
-        raise OptionError(f'{lines.where(key)}: {err}', key_path=err.key_path) from None
+        self.errors.append(OptionError(f'{self.lines.where(key)}: {err}', key_path=err.key_path))
 
+    def validate(self, value: Any, spec: Any, path: tuple) -> Any:
+        if isinstance(spec, Key):
+            return self.key(value, spec, path)
+        if not isinstance(value, dict):
+            self.fail(path, f'expected a mapping, got {type(value).__name__} {value!r}.')
+            return value
+        if isinstance(spec, Section):
+            return self.section(value, spec, path)
+        if isinstance(spec, MapOf):
+            return self.mapping(value, spec, path)
+        return self.plugin(value, spec, path)
 
-def _validate_key(value: Any, spec: Key, path: tuple, lines: _Lines) -> Any:
-    with _located(lines, path):
-        value = check_value(value, spec.annotation, '.'.join(path))
-        if spec.registry:
-            REGISTRIES[spec.registry].get(value, '.'.join(path))
-    problem = spec.check(value) if spec.check and value is not None else None
-    if problem:
-        raise _fail(lines, path, f'{problem}, got {value!r}.')
-    return value
-
-
-def _validate_section(value: dict, keys: dict, path: tuple, lines: _Lines) -> dict:
-    for key in value:
-        if key not in keys:
-            _raise_unknown(key, keys, path, lines)
-    out = {}
-    for key, spec in keys.items():
-        if key in value:
-            out[key] = _validate(value[key], spec, path + (key,), lines)
-        elif isinstance(spec, Key):
-            if spec.default is REQUIRED:
-                raise _fail(lines, path + (key,), 'required but missing.')
-            out[key] = spec.default
-        elif isinstance(spec, Section) and not spec.optional:
-            out[key] = _validate_section({}, spec.keys, path + (key,), lines)
-        elif isinstance(spec, MapOf):
-            out[key] = {}
-        elif isinstance(spec, Plugin) and not spec.optional:
-            raise _fail(lines, path + (key,), f"required but missing (a mapping with a 'type' key).")
-    return out
-
-
-def _raise_unknown(key: Any, known: Iterable[str], path: tuple, lines: _Lines) -> None:
-    dotted = '.'.join(map(str, path + (key,)))
-    raise OptionError(f'{lines.where(path + (key,))}: {unknown_key_error(key, known, dotted)}', key_path=dotted)
-
-
-def _validate_map(value: dict, spec: MapOf, path: tuple, lines: _Lines) -> dict:
-    out = {}
-    for name, item in value.items():
-        problem = spec.name_check(str(name)) if spec.name_check else None
+    def key(self, value: Any, spec: Key, path: tuple) -> Any:
+        try:
+            value = check_value(value, spec.annotation, '.'.join(map(str, path)))
+            if spec.registry:
+                REGISTRIES[spec.registry].get(value, '.'.join(path))
+        except OptionError as err:
+            self.record(err, path)
+            return value
+        problem = spec.check(value) if spec.check and value is not None else None
         if problem:
-            raise _fail(lines, path + (name,), problem + '.')
-        out[name] = _validate(item, spec.item, path + (name,), lines)
-    return out
+            self.fail(path, f'{problem}, got {value!r}.')
+        return value
 
+    def section(self, value: dict, spec: Section, path: tuple) -> dict:
+        out = {}
+        for key, item in value.items():
+            item_spec = spec.spec_of(key)
+            if item_spec is not None:
+                out[key] = self.validate(item, item_spec, path + (key,))
+            elif self.strict:
+                dotted = '.'.join(map(str, path + (key,)))
+                self.record(unknown_key_error(key, spec.keys, dotted), path + (key,))
+            else:
+                out[key] = item
+                self.passed.append('.'.join(map(str, path + (key,))))
+        for key, item_spec in spec.keys.items():
+            if key in value:
+                continue
+            if isinstance(item_spec, Key):
+                if item_spec.default is REQUIRED:
+                    self.fail(path + (key,), 'required but missing.')
+                out[key] = item_spec.default
+            elif isinstance(item_spec, Section) and not item_spec.optional:
+                out[key] = self.section({}, item_spec, path + (key,))
+            elif isinstance(item_spec, MapOf):
+                out[key] = {}
+            elif isinstance(item_spec, Plugin) and not item_spec.optional:
+                self.fail(path + (key,), "required but missing (a mapping with a 'type' key).")
+        return out
 
-def _validate_plugin(value: dict, spec: Plugin, path: tuple, lines: _Lines) -> dict:
-    if 'type' not in value:
-        raise _fail(lines, path + ('type',), f'required but missing (names the {spec.registry} to use).')
-    with _located(lines, path):
-        target = REGISTRIES[spec.registry].get(value['type'], '.'.join(path + ('type',)))
-    accepted = accepted_arguments(target, spec.injected)
-    if accepted is not None:
-        for key in value:
-            if key != 'type' and key not in spec.keys and key not in accepted:
-                _raise_unknown(key, [*spec.keys, *accepted], path, lines)
-    framework = _validate_section({k: v for k, v in value.items() if k in spec.keys}, spec.keys, path, lines)
-    arguments = {k: v for k, v in value.items() if k not in spec.keys and k != 'type'}
-    with _located(lines, path):
-        arguments = check_arguments(target, arguments, '.'.join(path), injected=spec.injected)
-    for key, check in spec.arg_checks.items():
-        problem = check(arguments[key]) if arguments.get(key) is not None else None
-        if problem:
-            raise _fail(lines, path + (key,), f'{problem}, got {arguments[key]!r}.')
-    return {'type': value['type'], **framework, **arguments}
+    def mapping(self, value: dict, spec: MapOf, path: tuple) -> dict:
+        out = {}
+        for name, item in value.items():
+            problem = spec.name_check(str(name)) if spec.name_check else None
+            if problem:
+                self.fail(path + (name,), problem + '.')
+            out[name] = self.validate(item, spec.item, path + (name,))
+        return out
+
+    def plugin(self, value: dict, spec: Plugin, path: tuple) -> dict:
+        if 'type' not in value:
+            self.fail(path + ('type',), f'required but missing (names the {spec.registry} to use).')
+            return value
+        try:
+            target = REGISTRIES[spec.registry].get(value['type'], '.'.join(path + ('type',)))
+        except OptionError as err:
+            self.record(err, path)
+            return value
+        accepted = accepted_arguments(target, spec.injected)
+        if accepted == ['opt']:  # a BasicSR-style plug-in taking one option dict: its keys are its own business
+            framework = self.section({k: v for k, v in value.items() if k in spec.keys}, Section(spec.keys), path)
+            return {**value, **framework}
+        framework = self.section({k: v for k, v in value.items() if k in spec.keys}, Section(spec.keys), path)
+        arguments = {}
+        for key, item in value.items():
+            if key == 'type' or key in spec.keys:
+                continue
+            if accepted is not None and key not in accepted:
+                dotted = '.'.join(map(str, path + (key,)))
+                self.record(unknown_key_error(key, [*spec.keys, *accepted], dotted), path + (key,))
+            else:
+                arguments[key] = item
+        errors_before = len(self.errors)
+        try:
+            arguments = check_arguments(target, arguments, '.'.join(path), injected=spec.injected)
+        except OptionError as err:
+            self.record(err, path)
+        if len(self.errors) > errors_before:
+            return {'type': value['type'], **framework, **arguments}
+        for key, check in spec.arg_checks.items():
+            problem = check(arguments[key]) if arguments.get(key) is not None else None
+            if problem:
+                self.fail(path + (key,), f'{problem}, got {arguments[key]!r}.')
+        for check in spec.cross_checks:
+            found = check(arguments)
+            if found:
+                self.fail(path + (found[0],), found[1] + '.')
+        return {'type': value['type'], **framework, **arguments}
 
 
 def parse_options(opt_path: str | os.PathLike, is_train: bool = True, overrides: Iterable[str] = (),
@@ -215,23 +337,49 @@ def parse_options(opt_path: str | os.PathLike, is_train: bool = True, overrides:
     if is_train and 'train' not in raw:
         raise OptionError(f"{opt_path}: train: required for training but missing.", key_path='train')
     opt = validate_options(raw, lines)
+    errors = []
     if is_train and not any(name.split('_')[0] == 'train' for name in opt['datasets']):
-        raise _fail(lines, ('datasets',), "training needs a dataset named 'train'.")
+        errors.append(OptionError(f"{lines.where(('datasets',))}: datasets: training needs a dataset named "
+                                  "'train'.", key_path='datasets'))
+    for name, dataset in opt['datasets'].items():
+        gt_size = dataset.get('gt_size')
+        if isinstance(gt_size, int) and (gt_size <= 0 or gt_size % opt['scale']):
+            where = lines.where(('datasets', name, 'gt_size'))
+            errors.append(OptionError(f"{where}: datasets.{name}.gt_size: must be a positive multiple of scale "
+                                      f"{opt['scale']}, got {gt_size}.", key_path=f'datasets.{name}.gt_size'))
+    errors += _check_num_gpu(opt['num_gpu'], lines)
+    opt['is_train'] = is_train
+    check_options = getattr(REGISTRIES['model'].get(opt['model_type']), 'check_options', lambda _: ())
+    for key_path, message in check_options(opt):
+        path = tuple(key_path.split('.'))
+        errors.append(OptionError(f'{lines.where(path)}: {key_path}: {message}', key_path=key_path))
+    if errors:
+        raise OptionErrors(errors)
     if debug and 'debug' not in opt['name']:
         opt['name'] = f"debug_{opt['name']}"
-    opt['is_train'] = is_train
     opt['opt_path'] = str(opt_path)
     for name, dataset in opt['datasets'].items():
         dataset['phase'] = name.split('_')[0]
         dataset['scale'] = opt['scale']
-        gt_size = dataset.get('gt_size')
-        if isinstance(gt_size, int) and (gt_size <= 0 or gt_size % opt['scale']):
-            raise _fail(lines, ('datasets', name, 'gt_size'),
-                        f"must be a positive multiple of scale {opt['scale']}, got {gt_size}.")
     if opt['manual_seed'] is None:
         opt['manual_seed'] = random.randint(1, 10000)
     resolve_paths(opt, root_path)
     return opt
+
+
+def _check_num_gpu(num_gpu: int | str, lines: _Lines) -> list[OptionError]:
+    """More GPUs than present is an error; on a machine without any, a BasicSR file's ``num_gpu: 1`` runs on the
+    CPU with a warning (so published option files run unchanged)."""
+    available = torch.cuda.device_count()
+    if not isinstance(num_gpu, int) or num_gpu <= available:
+        return []
+    where = lines.where(('num_gpu',))
+    if available == 0:
+        get_root_logger().warning(f'{where}: num_gpu: {num_gpu}, but this machine has no GPU (CUDA): running on the '
+                                  "CPU. Set num_gpu: 0 or 'auto' to silence this.")
+        return []
+    return [OptionError(f"{where}: num_gpu: {num_gpu} GPUs asked for, {available} present; set num_gpu to at most "
+                        f"{available}, or 'auto'.", key_path='num_gpu')]
 
 
 def resolve_paths(opt: dict, root_path: str | os.PathLike | None = None) -> None:
@@ -252,11 +400,12 @@ def resolve_paths(opt: dict, root_path: str | os.PathLike | None = None) -> None
         return resolved
 
     for dataset in opt['datasets'].values():
-        for key in _DATASET_PATH_KEYS:
+        for key in DATASET_PATH_KEYS:
             if isinstance(dataset.get(key), str):
                 dataset[key] = absolute(dataset[key])
-    for key in ('pretrain_network_g', 'pretrain_network_d', 'resume_state'):
-        paths[key] = absolute(paths[key])
+    for key in list(paths):
+        if key.startswith('pretrain_network_') or key == 'resume_state':
+            paths[key] = absolute(paths[key])
     if opt['prepare_demo_data']:
         opt['prepare_demo_data'] = absolute(opt['prepare_demo_data'])
 
@@ -272,15 +421,6 @@ def resolve_paths(opt: dict, root_path: str | os.PathLike | None = None) -> None
     else:
         base = inside_root('results_root', paths['results_root'] or f"results/{opt['name']}")
         paths.update(results_root=str(base), log=str(base), visualization=str(base / 'visualization'))
-
-
-def check_dataset_paths(opt: dict) -> None:
-    """Every data folder and meta-info file the datasets name must exist (checked before any work starts)."""
-    for name, dataset in opt['datasets'].items():
-        for key in _DATASET_PATH_KEYS:
-            value = dataset.get(key)
-            if isinstance(value, str) and not Path(value).exists():
-                raise OptionError(f'datasets.{name}.{key}: {value} does not exist.', key_path=f'datasets.{name}.{key}')
 
 
 def dict2str(opt: dict, indent: int = 1) -> str:

@@ -1,0 +1,61 @@
+"""Every input file a run reads, checked before any folder is created or moved; all problems reported at once."""
+from pathlib import Path
+from typing import Any, Iterator
+
+from basicsr.metrics import check_metric_files
+from basicsr.utils.errors import BasicSRError, OptionError, OptionErrors
+from basicsr.utils.options import DATASET_PATH_KEYS
+from basicsr.utils.registry import REGISTRIES
+
+
+def check_inputs(opt: dict[str, Any]) -> None:
+    """Raise one :class:`OptionErrors` listing every missing dataset, pretrained network, resume state and data
+    file of a plug-in (a plug-in class names its files through an optional ``check_files(**arguments)`` that
+    raises a BasicSRError, e.g. :class:`~basicsr.losses.perceptual_loss.PerceptualLoss` for the VGG weights)."""
+    problems = list(_missing_paths(opt)) + list(_plugin_problems(opt))
+    if problems:
+        raise OptionErrors([OptionError(f'{key_path}: {message}', key_path=key_path)
+                            for key_path, message in problems])
+
+
+def _missing_paths(opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for name, dataset in opt['datasets'].items():
+        for key in DATASET_PATH_KEYS:
+            value = dataset.get(key)
+            if isinstance(value, str) and not Path(value).exists():
+                yield f'datasets.{name}.{key}', f'{value} does not exist.' + _hint(value)
+    for key, value in opt['path'].items():
+        if (key.startswith('pretrain_network_') or key == 'resume_state') and value and not Path(value).is_file():
+            yield f'path.{key}', f'{value}: file not found.' + _hint(value)
+
+
+def _plugin_problems(opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    sections = [(key, value, 'arch') for key, value in opt.items() if key.startswith('network_')]
+    sections += [(f'train.{key}', value, 'loss') for key, value in (opt.get('train') or {}).items()
+                 if key.endswith('_opt')]
+    sections += [(f'val.metrics.{key}', value, 'metric')
+                 for key, value in ((opt.get('val') or {}).get('metrics') or {}).items()]
+    try:
+        check_metric_files((opt.get('val') or {}).get('metrics') or {})
+    except OptionError as err:
+        yield err.key_path or 'val.metrics', str(err).split(': ', 1)[-1]
+    for key_path, section, registry in sections:
+        if not isinstance(section, dict) or section.get('type') not in REGISTRIES[registry]:
+            continue
+        check = getattr(REGISTRIES[registry].get(section['type']), 'check_files', None)
+        if check is None:
+            continue
+        try:
+            check(**{k: v for k, v in section.items() if k not in ('type', 'better')})
+        except BasicSRError as err:
+            yield key_path, str(err)
+
+
+def _hint(path: str) -> str:
+    """How to get a missing file, when the project knows (see basicsr.utils.download_util)."""
+    try:
+        from basicsr.utils.download_util import how_to_get
+    except ImportError:
+        return ''
+    command = how_to_get(path)
+    return f' Get it with: {command}' if command else ''
