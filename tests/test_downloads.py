@@ -395,3 +395,21 @@ def test_test_options_name_downloadable_data() -> None:
     assert download_command(esrgan['path']['pretrain_network_g']) == \
         'python scripts/download_pretrained_models.py RRDB_PSNR_x4.pth'
 
+
+
+def test_not_found_errors_name_the_download_command(tmp_path: Path, monkeypatch) -> None:
+    from basicsr.archs.vgg_arch import find_vgg_weights
+    from basicsr.metrics.niqe import load_niqe_model
+    from basicsr.utils.checkpoint import load_checkpoint
+    from basicsr.utils.errors import BasicSRError
+    with pytest.raises(BasicSRError, match=r'download_pretrained_models.py RRDB_PSNR_x4.pth --dir '):
+        load_checkpoint(tmp_path / 'RRDB_PSNR_x4.pth')
+    with pytest.raises(BasicSRError) as info:
+        load_checkpoint(tmp_path / 'net_g_1000.pth')
+    assert 'download' not in str(info.value)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+    with pytest.raises(BasicSRError, match=r'`python scripts/download_pretrained_models.py vgg19-dcbb9e9d.pth`'):
+        find_vgg_weights('vgg19', None)
+    monkeypatch.delenv('BASICSR_NIQE_PARAMS', raising=False)
+    with pytest.raises(BasicSRError, match=r'download_pretrained_models.py niqe_pris_params.npz --dir '):
+        load_niqe_model(str(tmp_path / 'niqe_pris_params.npz'))

@@ -60,7 +60,7 @@ def find_vgg_weights(vgg_type: str, vgg_weights_path: str | None) -> Path:
     if path.is_file():
         return path
     raise CheckpointError(
-        f'ImageNet weights of {vgg_type} (VGGFeatureExtractor) not found: searched {path}. Nothing is downloaded; '
+        f'ImageNet weights of {vgg_type} (VGGFeatureExtractor) not found: searched {path}. Training downloads nothing; '
         f"put torchvision's {file_name} in the torch hub cache ($TORCH_HOME/hub/checkpoints, by default "
         '~/.cache/torch/hub/checkpoints) or set vgg_weights_path (e.g. in train.perceptual_opt) to the file, '
         'or set pretrained: false to use randomly initialised VGG features (tests, demos).')

@@ -31,6 +31,7 @@ import torch
 
 from basicsr.metrics.metric_util import reorder_image, to_y_channel
 from basicsr.utils.errors import DataError
+from basicsr.utils.known_files import download_hint
 from basicsr.utils.matlab_functions import imresize
 from basicsr.utils.registry import METRIC_REGISTRY
 
@@ -211,7 +212,7 @@ def load_niqe_model(params_path: str | None = None) -> NIQEModel:
         f"NIQE needs its pristine model, {PARAMS_FILE}, and found none. Looked in: {looked}. To provide it, put "
         f"BasicSR's basicsr/metrics/{PARAMS_FILE} in {defaults}, or name a copy with ${PARAMS_ENV} or the "
         f'metric option params_path; or fit a model from pristine images with '
-        f'`python scripts/fit_niqe_model.py --input FOLDER --output FILE`.')
+        f'`python scripts/fit_niqe_model.py --input FOLDER --output FILE`.{download_hint(locations[0][0])}')
 
 
 @functools.lru_cache(maxsize=4)

@@ -284,6 +284,13 @@ def download_command(path: str | os.PathLike) -> str | None:
     return None
 
 
+def download_hint(path: str | os.PathLike) -> str:
+    """`` To download it: `COMMAND`.`` for a missing ``path`` that a known download provides, else '' (to append to
+    a "not found" message)."""
+    command = download_command(path)
+    return f' To download it: `{command}`.' if command else ''
+
+
 def _shown(path: Path) -> str:
     """``path`` as a command argument: relative to the repository root when inside it, quoted for a shell."""
     return shlex.quote(str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path))
