@@ -15,6 +15,7 @@ from torch import nn
 
 from basicsr.utils.checkpoint import load_checkpoint
 from basicsr.utils.errors import CheckpointError, OptionError
+from basicsr.utils.known_files import download_hint
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.registry import ARCH_REGISTRY
 
@@ -63,7 +64,7 @@ def find_vgg_weights(vgg_type: str, vgg_weights_path: str | None) -> Path:
         f'ImageNet weights of {vgg_type} (VGGFeatureExtractor) not found: searched {path}. Training downloads nothing; '
         f"put torchvision's {file_name} in the torch hub cache ($TORCH_HOME/hub/checkpoints, by default "
         '~/.cache/torch/hub/checkpoints) or set vgg_weights_path (e.g. in train.perceptual_opt) to the file, '
-        'or set pretrained: false to use randomly initialised VGG features (tests, demos).')
+        f'or set pretrained: false to use randomly initialised VGG features (tests, demos).{download_hint(path)}')
 
 
 @ARCH_REGISTRY.register()
