@@ -96,10 +96,10 @@ def imread(path: str | os.PathLike, flag: str = 'color', float32: bool = False) 
     return imfrombytes(content, flag, float32, source=str(path))
 
 
-def imwrite(img: np.ndarray, path: str | os.PathLike, params: Sequence[int] | None = None,
+def imwrite(img: np.ndarray, file_path: str | os.PathLike, params: Sequence[int] | None = None,
             auto_mkdir: bool = True) -> None:
-    """Write ``img`` (BGR uint8/uint16) to ``path``; the format follows the extension."""
-    path = Path(path)
+    """Write ``img`` (BGR uint8/uint16) to ``file_path``; the format follows the extension."""
+    path = Path(file_path)
     if auto_mkdir:
         path.parent.mkdir(parents=True, exist_ok=True)
     ok, encoded = cv2.imencode(path.suffix or '.png', img, list(params or []))
@@ -158,8 +158,9 @@ def tensor2img(tensor: torch.Tensor | list[torch.Tensor], rgb2bgr: bool = True, 
     return _one(tensor)
 
 
-def crop_border(imgs: np.ndarray | list[np.ndarray], border: int) -> np.ndarray | list[np.ndarray]:
-    """Remove ``border`` pixels from each edge of HWC/HW image(s)."""
+def crop_border(imgs: np.ndarray | list[np.ndarray], crop_border: int) -> np.ndarray | list[np.ndarray]:
+    """Remove ``crop_border`` pixels from each edge of HWC/HW image(s)."""
+    border = crop_border
     if border == 0:
         return imgs
     if isinstance(imgs, list):
