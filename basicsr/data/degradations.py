@@ -324,16 +324,18 @@ def _per_sample(value: PerSample, img: torch.Tensor) -> PerSample:
 
 
 def _mix_grey(colour: torch.Tensor, grey: torch.Tensor | None, gray_noise: PerSample) -> torch.Tensor:
-    """Per sample, the colour noise or the grey noise (one channel broadcast to all), as ``gray_noise`` says."""
+    """Per sample, the grey noise (one channel, the same in all) where ``gray_noise`` is 1, else the colour noise."""
     if grey is None:
         return colour
-    return torch.lerp(colour, grey.expand_as(colour), gray_noise)
+    if isinstance(gray_noise, torch.Tensor):
+        return torch.where(gray_noise > 0.5, grey.expand_as(colour), colour)
+    return grey.expand_as(colour)
 
 
 def _has_grey(gray_noise: PerSample) -> bool:
     """Whether grey noise must be drawn; for a tensor always (a fixed number of draws whatever the values, and no
     device synchronisation to look at them)."""
-    return isinstance(gray_noise, torch.Tensor) or gray_noise > 0
+    return isinstance(gray_noise, torch.Tensor) or gray_noise > 0.5
 
 
 def generate_gaussian_noise_pt(img: torch.Tensor, sigma: PerSample = 10, gray_noise: PerSample = 0,
