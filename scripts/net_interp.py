@@ -21,7 +21,7 @@ from basicsr.archs.key_layouts import detect_layout, rename_keys
 from basicsr.utils.checkpoint import extract_state_dict, load_checkpoint, save_checkpoint
 from basicsr.utils.errors import CheckpointError
 
-PRETRAINED = Path('experiments/pretrained_models')
+PRETRAINED = Path(__file__).resolve().parents[1] / 'experiments' / 'pretrained_models'  # this repository's
 
 
 def alpha_tag(alpha: float) -> str:

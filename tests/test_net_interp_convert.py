@@ -73,8 +73,14 @@ def test_alpha_08_follows_the_formula(pair, tmp_path):
         assert not torch.equal(result[key], psnr[key])
 
 
-def test_defaults_keep_the_official_layout(tmp_path, monkeypatch):
+def test_defaults_are_the_repositorys_pretrained_folder_whatever_the_current_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    args = net_interp.build_parser().parse_args(['--alpha', '0.5'])
+    assert Path(args.net_psnr) == REPO / 'experiments' / 'pretrained_models' / 'RRDB_PSNR_x4.pth'
+
+
+def test_defaults_keep_the_official_layout(tmp_path, monkeypatch):
+    monkeypatch.setattr(net_interp, 'PRETRAINED', tmp_path / 'experiments' / 'pretrained_models')
     psnr, gan = (rename_keys(rrdb_state(s), 'RRDBNet', BASICSR, 'esrgan2019') for s in (0, 1))
     save_checkpoint(psnr, tmp_path / 'experiments/pretrained_models/RRDB_PSNR_x4.pth')
     save_checkpoint(gan, tmp_path / 'experiments/pretrained_models/RRDB_ESRGAN_x4.pth')
