@@ -283,7 +283,7 @@ def test_pipelines_vary_their_steps_across_seeds() -> None:
         log = {}
         RealESRGANDegradation()(gt, torch.Generator().manual_seed(seed), kernels, log)
         modes.add(log['resize1']['mode'])
-        assert len(log['jpeg1']['quality']) == 2
+        assert len(log['jpeg1']['per_sample']['quality']) == 2
     assert len(orders) > 6 and modes == {'area', 'bilinear', 'bicubic'}
 
 

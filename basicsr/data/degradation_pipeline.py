@@ -23,8 +23,8 @@ state gives the same LQ batch. A generator on the batch's device draws there (fa
 batch gives the same numbers as on the CPU (:mod:`basicsr.utils.torch_random`).
 
 ``forward(gt, generator, kernels=None, log=None)`` returns the LQ batch (``scale`` times smaller, rounded to 8 bits);
-pass a dict as ``log`` to get the parameters drawn (batch-wide values, and per-sample lists), e.g. for
-``scripts/degrade_preview.py``.
+pass a dict as ``log`` to get the parameters drawn: ``log[step]`` holds the batch-wide values of each step and, under
+``per_sample``, lists of one value per sample (``scripts/degrade_preview.py`` writes them out).
 """
 import math
 from typing import Any, Mapping, Sequence
@@ -44,10 +44,16 @@ RESIZE_MODES = ('area', 'bilinear', 'bicubic')
 Log = dict[str, Any] | None
 
 
-def _record(log: Log, step: str, **values: Any) -> None:
-    """Note the parameters of ``step`` in ``log`` (tensors as lists)."""
-    if log is not None:
-        log[step] = {k: v.tolist() if isinstance(v, torch.Tensor) else v for k, v in values.items()}
+def _record(log: Log, step: str, per_sample: dict[str, list] | None = None, **values: Any) -> None:
+    """Note the parameters of ``step`` in ``log``: batch-wide ``values``, and under ``per_sample`` the tensors among
+    them (one value per sample) as lists, with the lists of ``per_sample``."""
+    if log is None:
+        return
+    entry = {k: v for k, v in values.items() if not isinstance(v, torch.Tensor)}
+    per_sample = {**{k: v.tolist() for k, v in values.items() if isinstance(v, torch.Tensor)}, **(per_sample or {})}
+    if per_sample:
+        entry['per_sample'] = per_sample
+    log[step] = entry
 
 
 def _resize(img: torch.Tensor, size: tuple[int, int], mode: str, antialias: bool = False) -> torch.Tensor:
@@ -341,7 +347,8 @@ class BSRGANDegradation(Degradation):
         correlated = torch.einsum('bij,bjhw->bihw', mixing, torch_random.randn(img.shape, generator, device))
         if log is not None:
             kinds = torch.where(kind > 0.6, 0, torch.where(kind < 0.4, 1, 2)).tolist()
-            _record(log, 'noise', level=level, type=[('colour', 'grey', 'correlated')[i] for i in kinds])
+            names = [('colour', 'grey', 'correlated')[i] for i in kinds]
+            _record(log, 'noise', level=level, per_sample={'type': names})
         noise = torch.where((kind > 0.6).view(-1, 1, 1, 1), colour,
                             torch.where((kind < 0.4).view(-1, 1, 1, 1), grey.expand_as(img), correlated))
         return torch.clamp(img + noise, 0, 1)
