@@ -1,4 +1,5 @@
 """Shared fixtures: tiny synthetic image folders and option files, so tests need no external data."""
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -6,7 +7,8 @@ import pytest
 import yaml
 
 from basicsr.data.transforms import bicubic_downscale_uint8
-from basicsr.utils.img_util import imwrite
+from basicsr.train import train_pipeline
+from basicsr.utils.img_util import imread, imwrite
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,3 +80,61 @@ def write_yaml(path: Path, opt: dict) -> Path:
 @pytest.fixture
 def tiny_options(tmp_path: Path) -> dict:
     return tiny_train_options(tmp_path)
+
+
+# ---------------------------------------------------------------------- published option files, run unchanged
+# Short runs of a published option file: workers, batch, logging of every iteration (iterations are set per test).
+SHORT = ['logger:print_freq=1', 'datasets:train:batch_size_per_gpu=2', 'datasets:train:num_worker_per_gpu=0']
+
+
+@pytest.fixture(scope='module')
+def published_datasets(tmp_path_factory) -> Path:
+    """The datasets the files name, at their relative paths: DIV2K-like training sub-images (x4 and x2 LR, also
+    under DF2K/ with BasicSR's meta-info file), Set5 / Set14-like pairs large enough for NIQE's 96x96 blocks, and
+    DIV2K-like validation images named as DIV2K's."""
+    root = tmp_path_factory.mktemp('basicsr_root')
+    sets = root / 'datasets'
+    hr, lr = make_pairs(sets / 'div2k', count=3, size=(132, 136))
+    train_hr = sets / 'DIV2K' / 'DIV2K_train_HR_sub'
+    train_hr.parent.mkdir(parents=True)
+    hr.rename(train_hr)
+    (sets / 'DIV2K' / 'DIV2K_train_LR_bicubic').mkdir()
+    lr.rename(sets / 'DIV2K' / 'DIV2K_train_LR_bicubic' / 'X4_sub')
+    downscale_folder(train_hr, sets / 'DIV2K' / 'DIV2K_train_LR_bicubic' / 'X2_sub', 2)
+    shutil.copytree(train_hr, sets / 'DF2K' / 'DIV2K_train_HR_sub')
+    shutil.copytree(sets / 'DIV2K' / 'DIV2K_train_LR_bicubic' / 'X4_sub',
+                    sets / 'DF2K' / 'DIV2K_train_LR_bicubic_X4_sub')
+    meta_info = root / 'basicsr' / 'data' / 'meta_info' / 'meta_info_DIV2K800sub_GT.txt'
+    meta_info.parent.mkdir(parents=True)
+    meta_info.write_text(''.join(f'{p.name} (132,136,3)\n' for p in sorted(train_hr.iterdir())))
+    for i, name in enumerate(('Set5', 'Set14')):
+        gt, lq = make_pairs(sets / name, count=2, size=(120, 216), seed=10 * i)
+        gt.rename(sets / name / 'GTmod12')
+        lq.rename(sets / name / 'LRbicx4')
+    downscale_folder(sets / 'Set5' / 'GTmod12', sets / 'Set5' / 'LRbicx2', 2)
+    gt, lq = make_pairs(sets / 'div2k_valid', count=2, size=(40, 44), seed=30)
+    gt.rename(sets / 'DIV2K' / 'DIV2K_valid_HR')
+    (sets / 'DIV2K' / 'DIV2K_valid_LR_bicubic' / 'X4').mkdir(parents=True)
+    for path in sorted(lq.iterdir()):  # LR named DIV2K-style: 0801x4.png
+        path.rename(sets / 'DIV2K' / 'DIV2K_valid_LR_bicubic' / 'X4' / f'{path.stem}x4.png')
+    return root
+
+
+def downscale_folder(src: Path, dst: Path, scale: int) -> None:
+    for path in sorted(src.iterdir()):
+        imwrite(bicubic_downscale_uint8(imread(path), scale), dst / path.name)
+
+
+@pytest.fixture
+def root(tmp_path, published_datasets) -> Path:
+    """A fresh run folder (experiments/, results/) that sees the datasets at the published relative paths."""
+    for name in ('datasets', 'basicsr'):
+        (tmp_path / name).symlink_to(published_datasets / name, target_is_directory=True)
+    return tmp_path
+
+
+def train(root: Path, option_file: Path, *overrides: str) -> tuple[Path, str]:
+    """Run a training from ``option_file``; return its experiment folder and training log."""
+    train_pipeline(root_path=str(root), argv=['-opt', str(option_file), '--force_yml', *overrides])
+    exp = root / 'experiments' / yaml.safe_load(option_file.read_text())['name']
+    return exp, next(exp.glob('train_*.log')).read_text()
