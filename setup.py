@@ -46,7 +46,7 @@ setup(
     python_requires='>=3.10',
     install_requires=requirements(),
     extras_require={
-        'test': ['pytest>=7.0', 'hypothesis>=6.0'],
+        'test': ['pytest>=7.0', 'hypothesis>=6.0', 'spandrel>=0.4'],  # spandrel: tests/test_baselines.py
         'safetensors': ['safetensors>=0.4'],
         'export': ['safetensors>=0.4', 'onnx', 'onnxscript', 'onnxruntime'],  # scripts/export.py
         'wandb': ['wandb'],  # logger.wandb.project
