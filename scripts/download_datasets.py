@@ -70,7 +70,7 @@ def fetch_hr_images(dataset: Dataset, base: Path, options: argparse.Namespace) -
         return
     with folder_written_atomically(target) as tmp:
         for f in dataset.hr_images:
-            download_remote_file(f, tmp, options.progress, options.timeout)
+            download_remote_file(f, tmp, options.progress, options.timeout, place=target / f.name)
     print(f'downloaded: {target} ({len(dataset.hr_images)} images, SHA-256 checked)')
 
 

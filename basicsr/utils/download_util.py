@@ -46,60 +46,73 @@ def matches(digest: str, expected: str) -> bool:
     return bool(expected) and digest.startswith(expected.lower())
 
 
+class _Failed(Exception):
+    """One source failed: what went wrong, without the advice (which depends on how many sources there are)."""
+
+
 def download(url: str, dest: str | os.PathLike, sha256: str = '', progress: bool = True,
-             timeout: float = TIMEOUT) -> Path:
+             timeout: float = TIMEOUT, place: str | os.PathLike | None = None) -> Path:
     """Download ``url`` to ``dest`` (its folder is created); return ``dest``.
 
     ``sha256``: the expected digest or a prefix of it ('' = not checked). The bytes go to a temporary file in the
     destination folder, which becomes ``dest`` only once complete and matching; on any failure (network, timeout,
-    short body, hash mismatch, Ctrl-C) it is removed and ``dest`` is left as it was. Raises DownloadError.
+    short body, hash mismatch, Ctrl-C) it is removed and ``dest`` is left as it was. Raises DownloadError naming the
+    URL and ``place``, where to put the file by hand (default ``dest``).
     """
-    dest = Path(dest)
+    try:
+        return _download(url, Path(dest), sha256, progress, timeout)
+    except _Failed as err:
+        raise DownloadError(f'{url}: {err}. {_advice(place or dest)}') from None
+
+
+def _advice(place: str | os.PathLike) -> str:
+    return f'Nothing was kept; run the command again, or download the file by hand and put it at {place}.'
+
+
+def _download(url: str, dest: Path, sha256: str, progress: bool, timeout: float) -> Path:
     request = urllib.request.Request(url, headers={'User-Agent': USER_AGENT})
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
     except (OSError, http.client.HTTPException, ValueError) as err:
-        raise DownloadError(f'{url}: cannot download ({_reason(err)}). Download it where there is internet access '
-                            f'and put it at {dest}.') from None
-    with response:
-        if response.headers.get_content_type() == 'text/html' and not dest.name.endswith(('.html', '.htm')):
-            raise DownloadError(f'{url}: the server sent a web page instead of the file (for Google Drive: a '
-                                f'download quota or a changed link). Download it in a browser and put it at {dest}.')
-        total = int(response.headers.get('Content-Length') or 0) or None
-        atomic_write(dest, lambda file: _receive(response, file, url, total, sha256, progress, dest))
-    return dest
+        failure = err
+    else:
+        with response:
+            if response.headers.get_content_type() == 'text/html' and not dest.name.endswith(('.html', '.htm')):
+                raise _Failed('the server sent a web page instead of the file (for Google Drive: a download quota '
+                              'or a changed link)')
+            total = int(response.headers.get('Content-Length') or 0) or None
+            atomic_write(dest, lambda file: _receive(response, file, total, sha256, progress, dest.name))
+        return dest
+    raise _Failed(f'cannot download ({_reason(failure)})')
 
 
-def _receive(response: BinaryIO, file: BinaryIO, url: str, total: int | None, sha256: str, progress: bool,
-             dest: Path) -> None:
+def _receive(response: BinaryIO, file: BinaryIO, total: int | None, sha256: str, progress: bool,
+             desc: str) -> None:
     """Copy the body into ``file`` with a progress bar, checking its length and hash before it is kept."""
     digest, received = hashlib.sha256(), 0
-    with tqdm(total=total, unit='B', unit_scale=True, unit_divisor=1024, desc=dest.name, disable=not progress,
+    with tqdm(total=total, unit='B', unit_scale=True, unit_divisor=1024, desc=desc, disable=not progress,
               leave=False) as bar:
-        while chunk := _read(response, url, dest):
+        while chunk := _read(response):
             file.write(chunk)
             digest.update(chunk)
             received += len(chunk)
             bar.update(len(chunk))
     if total is not None and received != total:
-        raise DownloadError(f'{url}: the connection closed after {received} of {total} bytes; nothing was written '
-                            f'to {dest}. Run the command again.')
+        raise _Failed(f'the connection closed after {received} of {total} bytes')
     found = digest.hexdigest()
     if sha256 and not matches(found, sha256):
         what = 'SHA-256' if len(sha256) == 64 else 'SHA-256 prefix'
-        raise DownloadError(f'{url}: wrong file, refused: expected {what} {sha256.lower()}, found {found}; nothing '
-                            f'was written to {dest}.')
+        raise _Failed(f'wrong file, refused: expected {what} {sha256.lower()}, found {found}')
 
 
-def _read(response: BinaryIO, url: str, dest: Path) -> bytes:
-    """The next chunk of the body; a network failure becomes a DownloadError (raised outside the ``except``, so it
-    carries no OSError that the file writer would report as a failed write)."""
+def _read(response: BinaryIO) -> bytes:
+    """The next chunk of the body; a network failure becomes _Failed (raised outside the ``except``, so it carries
+    no OSError that the file writer would report as a failed write)."""
     try:
         return response.read(CHUNK)
     except (OSError, http.client.HTTPException) as err:
         failure = err
-    raise DownloadError(f'{url}: the transfer failed ({_reason(failure)}); nothing was written to {dest}. Run the '
-                        'command again, or download the file by hand and put it there.')
+    raise _Failed(f'the transfer failed ({_reason(failure)})')
 
 
 def _reason(err: BaseException) -> str:
@@ -113,11 +126,12 @@ def _reason(err: BaseException) -> str:
 
 
 def download_remote_file(f: RemoteFile, folder: str | os.PathLike | None = None, progress: bool = True,
-                         timeout: float = TIMEOUT) -> tuple[Path, bool]:
+                         timeout: float = TIMEOUT, place: str | os.PathLike | None = None) -> tuple[Path, bool]:
     """Provide a known file in ``folder`` (default: its usual place); return (path, whether it was downloaded).
 
     A file already there is kept when it passes the check (or when there is nothing to check it against); one that
-    fails it is downloaded again. The sources are tried in order; when all fail, the error names each of them.
+    fails it is downloaded again. The sources are tried in order; when all fail, one DownloadError names each of
+    them and ``place``, where the file belongs (default: the file in ``folder``).
     """
     dest = Path(folder) / f.name if folder is not None else default_folder(f) / f.name
     if dest.is_file() and (not f.check or matches(file_sha256(dest), f.check)):
@@ -125,12 +139,11 @@ def download_remote_file(f: RemoteFile, folder: str | os.PathLike | None = None,
     failures = []
     for url in f.urls:
         try:
-            return download(url, dest, f.check, progress, timeout), True
-        except DownloadError as err:
-            failures.append(str(err))
-    if len(failures) == 1:
-        raise DownloadError(failures[0])
-    raise DownloadError(f'{f.name}: no source worked: ' + ' | '.join(failures))
+            return _download(url, dest, f.check, progress, timeout), True
+        except _Failed as err:
+            failures.append(f'{url}: {err}')
+    sources = failures[0] if len(failures) == 1 else f'{f.name}: no source worked ({"; ".join(failures)})'
+    raise DownloadError(f'{sources}. {_advice(place or dest)}')
 
 
 def load_file_from_url(url: str, model_dir: str | os.PathLike | None = None, progress: bool = True,
