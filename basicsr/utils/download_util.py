@@ -25,7 +25,7 @@ from basicsr.utils.known_files import REPO_ROOT, RemoteFile, default_folder, sha
 from basicsr.utils.misc import folder_written_atomically, sizeof_fmt
 
 __all__ = ['download', 'download_remote_file', 'load_file_from_url', 'download_file_from_google_drive',
-           'sizeof_fmt', 'file_sha256', 'extract_zip']
+           'sizeof_fmt', 'file_sha256', 'matches', 'extract_zip']
 
 TIMEOUT = 60  # seconds without any data (connecting or reading) before giving up
 CHUNK = 1 << 20
