@@ -355,7 +355,8 @@ def test_image_conversions_round_trip(tmp_path):
     tensor = img2tensor(img.astype(np.float32) / 255., bgr2rgb=True, float32=True)
     assert tensor.shape == (3, 12, 14) and torch.equal(tensor[0], torch.from_numpy(img[..., 2] / 255.).float())
     assert np.array_equal(tensor2img(tensor, rgb2bgr=True, out_type=np.uint8, min_max=(0, 1)), img)
-    assert np.array_equal(tensor2img([tensor[None]])[0], img)  # lists and NCHW with N = 1
+    assert np.array_equal(tensor2img([tensor[None]]), img)  # a list of one (NCHW, N = 1) gives one image
+    assert [im.shape for im in tensor2img([tensor, tensor])] == [(12, 14, 3)] * 2
     grey = tensor2img(tensor[:1], out_type=np.float32)
     assert grey.shape == (12, 14) and grey.dtype == np.float32
     assert np.array_equal(imfrombytes(cv2.imencode('.png', img)[1].tobytes()), img)
@@ -483,3 +484,39 @@ def test_misc_helpers(tmp_path, caplog):
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         assert basicsr.utils.sizeof_fmt(1536).startswith('1.5 K')
+
+
+def test_arch_util_helpers():
+    from basicsr.archs.arch_util import (ResidualBlockNoBN, Upsample, default_init_weights, flow_warp, make_layer,
+                                         pixel_unshuffle, resize_flow, to_1tuple, to_2tuple, to_3tuple, to_4tuple,
+                                         to_ntuple, trunc_normal_)
+    from basicsr.archs.srresnet_arch import MSRResNet
+    body = make_layer(ResidualBlockNoBN, 2, num_feat=4, res_scale=0.5)
+    assert [name for name, _ in body.named_children()] == ['0', '1'] and body[1].res_scale == 0.5
+    conv = torch.nn.Conv2d(64, 64, 3)
+    torch.manual_seed(0)
+    default_init_weights(conv, scale=0.1, bias_fill=0.5, a=1.0)  # kwargs go to kaiming_normal_
+    assert torch.all(conv.bias == 0.5) and 0.0025 < conv.weight.std() < 0.0045  # 0.1 * sqrt(1 / 576) = 0.0042
+    x = torch.rand(1, 4, 6, 8)
+    assert Upsample(4, 4)(torch.rand(1, 4, 3, 3)).shape == (1, 4, 12, 12)
+    assert Upsample(3, 4)(torch.rand(1, 4, 3, 3)).shape == (1, 4, 9, 9)
+    assert torch.equal(pixel_unshuffle(x, 2)[:, 0], x[:, 0, ::2, ::2])
+    assert torch.equal(pixel_unshuffle(x, 2)[:, 3], x[:, 0, 1::2, 1::2])
+    assert pixel_unshuffle(x, 2).shape == (1, 16, 3, 4)
+    assert to_1tuple(3) == (3,) and to_2tuple(3) == (3, 3) and to_3tuple([1, 2, 3]) == (1, 2, 3)
+    assert to_4tuple(0)[3] == 0 and to_ntuple(5)(1) == (1,) * 5
+    weight = trunc_normal_(torch.empty(1000), std=0.02, a=-0.04, b=0.04)
+    assert weight.abs().max() <= 0.04 and 0.01 < weight.std() < 0.02
+    assert torch.allclose(flow_warp(x, torch.zeros(1, 6, 8, 2)), x, atol=1e-6)
+    shift = torch.zeros(1, 6, 8, 2)
+    shift[..., 0] = 1  # sample one pixel to the right
+    assert torch.allclose(flow_warp(x, shift)[..., :-1], x[..., 1:], atol=1e-6)
+    resized = resize_flow(torch.ones(1, 2, 4, 4), 'ratio', [2, 0.5])
+    assert resized.shape == (1, 2, 8, 2) and torch.allclose(resized[0, :, 0, 0], torch.tensor([0.5, 2.0]))
+    with pytest.raises(ValueError, match='ratio'):
+        resize_flow(torch.ones(1, 2, 4, 4), 'scale', [2, 2])
+    # BasicSR's tests/test_archs/test_srresnet_arch.py, on the CPU
+    net = MSRResNet(num_in_ch=3, num_out_ch=3, num_feat=12, num_block=2, upscale=4)
+    assert net(torch.rand((1, 3, 16, 16), dtype=torch.float32)).shape == (1, 3, 64, 64)
+    net = MSRResNet(num_in_ch=1, num_out_ch=1, num_feat=4, num_block=1, upscale=3)
+    assert net(torch.rand((1, 1, 16, 16), dtype=torch.float32)).shape == (1, 1, 48, 48)

@@ -1,6 +1,6 @@
 """Building blocks shared by several networks."""
 import math
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
@@ -9,17 +9,19 @@ from torch.nn import init
 
 
 @torch.no_grad()
-def default_init_weights(modules: nn.Module | Iterable[nn.Module], scale: float = 1.0, bias_fill: float = 0.0) -> None:
-    """Kaiming-normal initialisation (fan-in) scaled by ``scale``, as BasicSR uses for residual networks.
+def default_init_weights(module_list: nn.Module | Iterable[nn.Module], scale: float = 1.0, bias_fill: float = 0.0,
+                         **kwargs: Any) -> None:
+    """Kaiming-normal initialisation (fan-in; ``kwargs`` go to ``kaiming_normal_``) scaled by ``scale``, as BasicSR
+    uses for residual networks.
 
     Scaling residual branches down (e.g. 0.1) keeps deep residual stacks close to identity at the start.
     """
-    if isinstance(modules, nn.Module):
-        modules = [modules]
-    for module in modules:
+    if isinstance(module_list, nn.Module):
+        module_list = [module_list]
+    for module in module_list:
         for m in module.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
-                init.kaiming_normal_(m.weight)
+                init.kaiming_normal_(m.weight, **kwargs)
                 m.weight.mul_(scale)
                 if m.bias is not None:
                     m.bias.fill_(bias_fill)
@@ -29,9 +31,9 @@ def default_init_weights(modules: nn.Module | Iterable[nn.Module], scale: float 
                     m.bias.fill_(bias_fill)
 
 
-def make_layer(block: type[nn.Module], num_blocks: int, **kwargs) -> nn.Sequential:
-    """``num_blocks`` instances of ``block(**kwargs)`` in a Sequential (keys ``0``, ``1``, ...)."""
-    return nn.Sequential(*(block(**kwargs) for _ in range(num_blocks)))
+def make_layer(basic_block: type[nn.Module], num_basic_block: int, **kwarg: Any) -> nn.Sequential:
+    """``num_basic_block`` instances of ``basic_block(**kwarg)`` in a Sequential (keys ``0``, ``1``, ...)."""
+    return nn.Sequential(*(basic_block(**kwarg) for _ in range(num_basic_block)))
 
 
 class ResidualBlockNoBN(nn.Module):
@@ -65,11 +67,19 @@ class Upsample(nn.Sequential):
         super().__init__(*layers)
 
 
-def to_2tuple(x: Any) -> tuple:
-    """``(x, x)`` for a single value, ``tuple(x)`` for an iterable (BasicSR's helper, imported by plug-ins)."""
-    if isinstance(x, Iterable) and not isinstance(x, str):
-        return tuple(x)
-    return (x, x)
+def to_ntuple(n: int) -> Callable[[Any], tuple]:
+    """A function giving ``n`` copies of a single value, or an iterable as a tuple (BasicSR's ``to_2tuple`` etc.,
+    imported by plug-ins)."""
+
+    def parse(x: Any) -> tuple:
+        if isinstance(x, Iterable) and not isinstance(x, str):
+            return tuple(x)
+        return (x,) * n
+
+    return parse
+
+
+to_1tuple, to_2tuple, to_3tuple, to_4tuple = (to_ntuple(n) for n in range(1, 5))
 
 
 def trunc_normal_(tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
@@ -82,3 +92,37 @@ def trunc_normal_(tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0, a: 
 def pixel_unshuffle(x: torch.Tensor, scale: int) -> torch.Tensor:
     """Space-to-depth, the inverse of PixelShuffle (identical to BasicSR's helper)."""
     return F.pixel_unshuffle(x, scale)
+
+
+def flow_warp(x: torch.Tensor, flow: torch.Tensor, interp_mode: str = 'bilinear', padding_mode: str = 'zeros',
+              align_corners: bool = True) -> torch.Tensor:
+    """Sample ``x`` (N, C, H, W) at each pixel's position plus ``flow`` (N, H, W, 2; x then y offsets in pixels),
+    with ``grid_sample`` (BasicSR's helper for flow-based alignment)."""
+    if x.shape[-2:] != flow.shape[1:3] or flow.shape[-1] != 2:
+        raise ValueError(f'flow_warp: flow must be (N, H, W, 2) for an (N, C, H, W) input, got {tuple(flow.shape)} '
+                         f'for {tuple(x.shape)}.')
+    h, w = x.shape[-2:]
+    grid_y, grid_x = torch.meshgrid(torch.arange(h, dtype=flow.dtype, device=flow.device),
+                                    torch.arange(w, dtype=flow.dtype, device=flow.device), indexing='ij')
+    position = torch.stack((grid_x, grid_y), dim=2) + flow
+    # to grid_sample's [-1, 1] coordinates (corner pixel centres at -1 and 1 with align_corners)
+    normalised = torch.stack((2 * position[..., 0] / max(w - 1, 1) - 1, 2 * position[..., 1] / max(h - 1, 1) - 1),
+                             dim=3)
+    return F.grid_sample(x, normalised.to(x.dtype), mode=interp_mode, padding_mode=padding_mode,
+                         align_corners=align_corners)
+
+
+def resize_flow(flow: torch.Tensor, size_type: str, sizes: tuple[float, float] | list[float],
+                interp_mode: str = 'bilinear', align_corners: bool = False) -> torch.Tensor:
+    """Resize a flow (N, 2, H, W) by ``sizes`` = (ratio_h, ratio_w) (``size_type='ratio'``) or to
+    (out_h, out_w) (``'shape'``), its vectors scaled with the image."""
+    flow_h, flow_w = flow.shape[-2:]
+    if size_type == 'ratio':
+        out_h, out_w = int(flow_h * sizes[0]), int(flow_w * sizes[1])
+    elif size_type == 'shape':
+        out_h, out_w = int(sizes[0]), int(sizes[1])
+    else:
+        raise ValueError(f"resize_flow: size_type must be 'ratio' or 'shape', got '{size_type}'.")
+    ratios = torch.tensor([out_w / flow_w, out_h / flow_h], dtype=flow.dtype, device=flow.device)
+    scaled = flow * ratios.view(1, 2, 1, 1)
+    return F.interpolate(scaled, size=(out_h, out_w), mode=interp_mode, align_corners=align_corners)
