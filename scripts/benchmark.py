@@ -12,7 +12,9 @@ Sections (``--sections``):
   same network (plain Adam, ``F.l1_loss``, forward/backward/step) and the framework with every speed option off
   (torch's default Adam, as in the plain loop), which shows the framework's own overhead. On a GPU, also the memory
   peak.
-* ``inference``: images/s of ``SRModel.test`` (``val.amp``, channels_last) against a plain float32 forward pass.
+* ``inference``: images/s of ``SRModel.test`` (``val.amp``, channels_last) against a plain float32 forward pass;
+  and, on the CPU whatever the device, the seconds one 128x128 LR image takes in float32 through
+  ``super_resolve`` (as testing runs it, window padding included), the figure to compare networks by.
 * ``validation``: seconds per image of ``SRModel.validation`` (PSNR + SSIM on Y, in torch on the device) against
   a plain loop (forward pass, then the numpy PSNR/SSIM of the 8-bit images).
 * ``data``: samples/s of the training dataloader (PairedImageDataset, random crop + flips) from an image folder and
@@ -51,6 +53,7 @@ from basicsr.data.sampler import EnlargedSampler
 from basicsr.data.transforms import bicubic_downscale_uint8
 from basicsr.metrics import calculate_psnr, calculate_psnr_pt, calculate_ssim, calculate_ssim_pt
 from basicsr.models import build_model
+from basicsr.models.inference import super_resolve
 from basicsr.utils.img_util import img2tensor, imwrite, tensor2img
 from basicsr.utils.lmdb_util import make_lmdb_from_imgs
 from basicsr.utils.logger import get_root_logger
@@ -84,8 +87,20 @@ NETWORKS = {
                        {'num_feat': 16, 'num_up_feat': 8, 'num_block': 2, 'upscale': 4}),
     'SRResNet': NetworkSpec({'num_feat': 64, 'num_block': 16, 'upscale': 4}, 16,
                             {'num_feat': 16, 'num_block': 2, 'upscale': 4}),
+    'EDSR': NetworkSpec({'num_feat': 256, 'num_block': 32, 'res_scale': 0.1, 'upscale': 4}, 16,
+                        {'num_feat': 16, 'num_block': 2, 'upscale': 4}),
+    'SwinIR': NetworkSpec({'img_size': 48, 'window_size': 8, 'depths': [6] * 6, 'embed_dim': 180, 'num_heads': [6] * 6,
+                           'mlp_ratio': 2, 'upsampler': 'pixelshuffle', 'upscale': 4}, 4,
+                          {'img_size': 16, 'window_size': 8, 'depths': [2, 2], 'embed_dim': 24, 'num_heads': [6, 6],
+                           'mlp_ratio': 2, 'upsampler': 'pixelshuffle', 'upscale': 4}),
+    'HAT': NetworkSpec({'img_size': 64, 'window_size': 16, 'depths': [6] * 6, 'embed_dim': 180, 'num_heads': [6] * 6,
+                        'mlp_ratio': 2, 'upscale': 4}, 4,
+                       {'img_size': 32, 'window_size': 16, 'depths': [2], 'embed_dim': 30, 'num_heads': [6],
+                        'mlp_ratio': 2, 'upscale': 4}),
+    'SPAN': NetworkSpec({'feature_channels': 48, 'upscale': 4}, 64, {'feature_channels': 16, 'upscale': 4}),
 }
 SCALE = 4
+CPU_LQ = 128  # LR side of the CPU figure of the inference section
 
 
 @dataclass(frozen=True)
@@ -374,6 +389,18 @@ class Bench:
             timing = self.timer(framework_test, make_reference=lambda: plain_forward)
             self.add(Row('inference', name, combo.label, 1 / timing.seconds, 'images/s', timing.runs,
                          timing.reference_seconds / timing.seconds, asdict(combo)))
+        self.cpu_inference(name)
+
+    def cpu_inference(self, name: str) -> None:
+        """Seconds for one CPU_LQ x CPU_LQ image on the CPU in float32, through ``super_resolve``."""
+        cpu = torch.device('cpu')
+        torch.manual_seed(0)
+        net = build_network({'type': name, **self.arch(name)}, 'network_g').eval()
+        lq = torch.rand(1, 3, CPU_LQ, CPU_LQ, generator=torch.Generator().manual_seed(0))
+        timer = self.timer if self.device == cpu else Timer(cpu, self.args.warmup, self.args.repeats, self.args.budget)
+        timing = timer(torch.inference_mode()(lambda: super_resolve(net, lq)))
+        self.add(Row('inference', name, f'CPU fp32, one {CPU_LQ}x{CPU_LQ} LR image', timing.seconds, 's/image',
+                     timing.runs, note=f'{torch.get_num_threads()} threads, output {CPU_LQ * SCALE}x{CPU_LQ * SCALE}'))
 
     # ----------------------------------------------------------------------------------------- validation
     def validation_section(self, name: str, combos: list[Combo]) -> None:
