@@ -23,7 +23,7 @@ from basicsr.data.data_util import (paired_paths_from_folder, paired_paths_from_
                                     paths_from_folder, paths_from_lmdb)
 from basicsr.data.paired_image_dataset import PairedImageDataset
 from basicsr.data.single_image_dataset import SingleImageDataset
-from basicsr.data.transforms import augment, bicubic_downscale_uint8, mod_crop, paired_random_crop
+from basicsr.data.transforms import augment, bicubic_downscale_uint8, img_rotate, mod_crop, paired_random_crop
 from basicsr.data.unpaired_image_dataset import UnpairedImageDataset
 from basicsr.losses import build_loss
 from basicsr.losses.loss_util import reduce_loss, weight_reduce_loss, weighted_loss
@@ -436,6 +436,9 @@ def test_paired_random_crop_numpy_and_tensors():
     with pytest.raises(ValueError, match='smaller than the GT patch size'):
         paired_random_crop(gt, lq, 64, 4, 'gt.png')
     assert mod_crop(np.zeros((10, 13, 3)), 4).shape == (8, 12, 3)
+    square = np.zeros((9, 9), np.float32)
+    square[4, 6] = 1  # two pixels right of the centre: a quarter turn counter-clockwise takes it two pixels up
+    assert img_rotate(square, 90)[2, 4] == pytest.approx(1) and img_rotate(square, 0).shape == (9, 9)
 
 
 def test_data_util_path_helpers(data):

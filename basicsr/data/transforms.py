@@ -7,6 +7,7 @@ position, not on dataloader workers; without it, draws come from the ``random`` 
 import random
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
@@ -146,3 +147,12 @@ def augment(imgs: Any, hflip: bool = True, rotation: bool = True, flows: Any = N
     if return_status:
         return out, (do_hflip, do_vflip, do_transpose)
     return out
+
+
+def img_rotate(img: np.ndarray, angle: float, center: tuple[float, float] | None = None,
+               scale: float = 1.0) -> np.ndarray:
+    """Rotate ``img`` by ``angle`` degrees (counter-clockwise) about ``center`` (the image centre by default),
+    scaled by ``scale``, keeping its size (BasicSR's helper; bilinear, black outside)."""
+    h, w = img.shape[:2]
+    matrix = cv2.getRotationMatrix2D(center or (w // 2, h // 2), angle, scale)
+    return cv2.warpAffine(img, matrix, (w, h))
