@@ -133,6 +133,22 @@ def test_window_networks_refuse_other_sizes_and_super_resolve_pads(arch):
         assert torch.equal(super_resolve(net, lq), net(padded)[..., :28, :44])
 
 
+@pytest.mark.parametrize('arch', ['SwinIR', 'HAT'])
+def test_gradient_checkpointing_keeps_less_and_gives_the_same_gradients(arch):
+    lq = torch.rand(1, 3, 8, 8)
+    grads, kept = [], []
+    for use_checkpoint in (False, True):
+        net = tiny(arch, drop_path_rate=0.0, use_checkpoint=use_checkpoint).train()
+        saved = []
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel()) or t, lambda t: t):
+            out = net(lq)
+        out.square().mean().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in net.parameters()]))
+        kept.append(sum(saved))
+    assert kept[1] < kept[0]  # the blocks' activations are recomputed in the backward pass
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-5, atol=1e-7)
+
+
 class Probe(nn.Module):
     """x2 pixel shuffle that needs multiples of 8 and records the sizes it is given."""
     input_multiple = 8

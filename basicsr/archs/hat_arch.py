@@ -189,7 +189,7 @@ class HAT(nn.Module):
             raise ValueError(f'HAT: depths {list(depths)} and num_heads {list(num_heads)} differ in length.')
         if img_size <= window_size:
             raise ValueError(f'HAT: img_size {img_size} must be larger than window_size {window_size}.')
-        self.window_size, self.img_range, self.upscale = window_size, img_range, upscale
+        self.window_size, self.img_range = window_size, img_range
         self.input_multiple = window_size  # see basicsr.models.inference.super_resolve
         self.register_buffer('mean', image_mean(in_chans), persistent=False)
         self.register_buffer('relative_position_index_SA', relative_position_index(window_size))

@@ -267,6 +267,7 @@ def image_mean(in_chans: int) -> torch.Tensor:
 
 
 def check_input_size(net: nn.Module, x: torch.Tensor) -> None:
+    """A ValueError unless ``x``'s height and width are multiples of ``net.input_multiple``."""
     if x.shape[-2] % net.input_multiple or x.shape[-1] % net.input_multiple:
         raise ValueError(f'{type(net).__name__}: the input height and width must be multiples of '
                          f'{net.input_multiple} (the attention window), got {tuple(x.shape[-2:])}; '
@@ -316,7 +317,7 @@ class SwinIR(nn.Module):
             raise ValueError(f"SwinIR: upsampler 'nearest+conv' is x4 only, got upscale {upscale}.")
         if upsampler == '' and upscale != 1:
             raise ValueError(f"SwinIR: upsampler '' restores at scale 1, got upscale {upscale}.")
-        self.upscale, self.upsampler, self.img_range = upscale, upsampler, img_range
+        self.upsampler, self.img_range = upsampler, img_range
         self.input_multiple = min(window_size, img_size)  # see basicsr.models.inference.super_resolve
         self.register_buffer('mean', image_mean(in_chans), persistent=False)
         self.conv_first = nn.Conv2d(in_chans, embed_dim, 3, 1, 1)
