@@ -22,6 +22,10 @@ Sections (``--sections``):
 * ``metrics``: PSNR + SSIM of a 512x512 image, on Y and on RGB: the torch functions on the device against the
   numpy reference, with the largest relative difference of their values. The two are timed one after the other,
   not alternately (alternating with OpenCV's thread pool slows torch down, which validation never does).
+* ``degradation``: ms per batch (12 GT patches of 256x256, x4) of the synthetic degradation pipelines on the device
+  (``basicsr.data.degradation_pipeline``: Real-ESRGAN's second-order one, BSRGAN's shuffled one) and of the GT's
+  unsharp masking that Real-ESRGAN's recipe adds; each timed run draws new parameters (resize factors, orders), so the
+  figure is the median over at least 20 batches. Also the CPU cost per sample of RealESRGANDataset's kernels.
 
 Each figure is the median of ``--repeats`` timed runs after ``--warmup`` untimed ones (fewer timed runs when one
 takes so long that ``--budget`` seconds would be exceeded; the ``runs`` column says how many). ``ratio`` is the
@@ -49,18 +53,22 @@ import torch.nn.functional as F
 import _bootstrap  # makes basicsr importable from a checkout; must come before basicsr imports
 from basicsr.archs import build_network
 from basicsr.data import build_dataloader, build_dataset
+from basicsr.data.degradation_pipeline import build_degradation
+from basicsr.data.realesrgan_dataset import KERNEL_LIST, KERNEL_PROB, KernelSampler, draw_final_sinc
 from basicsr.data.sampler import EnlargedSampler
 from basicsr.data.transforms import bicubic_downscale_uint8
 from basicsr.metrics import calculate_psnr, calculate_psnr_pt, calculate_ssim, calculate_ssim_pt
 from basicsr.models import build_model
 from basicsr.models.inference import super_resolve
+from basicsr.utils.img_process_util import USMSharp
 from basicsr.utils.img_util import img2tensor, imwrite, tensor2img
 from basicsr.utils.lmdb_util import make_lmdb_from_imgs
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.misc import scan_images
 from basicsr.utils.options import parse_options
 
-SECTIONS = ('train', 'inference', 'validation', 'data', 'metrics')
+SECTIONS = ('train', 'inference', 'validation', 'data', 'metrics', 'degradation')
+DEGRADATION_BATCH, DEGRADATION_GT, DEGRADATION_RUNS = 12, 256, 20
 PLAIN_TRAIN = 'plain fp32 loop'
 FRAMEWORK_PLAIN = 'framework, no speed options'
 
@@ -421,7 +429,7 @@ class Bench:
                      1.0, note=f'LQ {self.sizes.infer_lq}x{self.sizes.infer_lq}, PSNR + SSIM on Y'))
         for combo in unique(Combo(c.amp, c.channels_last) for c in combos):
             model = self.model(name, combo)
-            timing = self.timer(lambda: model.validation(loader, 'bench_val', 0),
+            timing = self.timer(lambda: model.validation(loader, 0),
                                 make_reference=lambda: plain_validation)
             self.add(Row('validation', name, combo.label, timing.seconds / count, 's/image', timing.runs,
                          timing.reference_seconds / timing.seconds, asdict(combo)))
@@ -485,6 +493,39 @@ class Bench:
             self.add(Row('metrics', f'{size}x{size}', f'torch on {self.device.type}, {channels}',
                          timing.seconds * 1000, 'ms/image', timing.runs, reference.seconds / timing.seconds,
                          note=f'max relative difference {difference:.1e}'))
+
+
+    # ----------------------------------------------------------------------------------------- degradation
+    def degradation_section(self) -> None:
+        batch, size = DEGRADATION_BATCH, DEGRADATION_GT
+        gt = torch.cat([image_tensor(synthetic_hr(200 + i, size)) for i in range(batch)]).to(self.device)
+        samplers = [KernelSampler(21, tuple(KERNEL_LIST), tuple(KERNEL_PROB), blur_sigma, (0.5, 4), (1, 2), 0.1)
+                    for blur_sigma in ((0.2, 3), (0.2, 1.5))]
+        rng = np.random.default_rng(0)
+
+        def draw_kernels() -> dict[str, np.ndarray]:
+            return {'kernel1': samplers[0].draw(rng)[0], 'kernel2': samplers[1].draw(rng)[0],
+                    'sinc_kernel': draw_final_sinc(rng, 0.8, 21)[0]}
+
+        drawn = [draw_kernels() for _ in range(batch)]
+        kernels = {k: torch.from_numpy(np.stack([d[k] for d in drawn])).float().to(self.device) for k in drawn[0]}
+        timer = Timer(self.device, self.args.warmup, max(self.args.repeats, DEGRADATION_RUNS), self.args.budget)
+        note = f'batch {batch}, GT {size}x{size} -> LQ {size // SCALE}x{size // SCALE}, median over new draws'
+        sharpener = USMSharp().to(self.device)
+        usm = timer(lambda: sharpener(gt))
+        self.add(Row('degradation', 'USMSharp', f'GT sharpening on {self.device.type}', usm.seconds * 1000,
+                     'ms/batch', usm.runs, note=f'batch {batch}, GT {size}x{size}, radius 51'))
+        for name, label in (('realesrgan', 'Real-ESRGAN'), ('bsrgan', 'BSRGAN')):
+            pipeline = build_degradation(name, {'scale': SCALE}).to(self.device)
+            generator = torch.Generator(self.device).manual_seed(0)  # advances: every run draws anew
+            with torch.no_grad():
+                timing = timer(lambda: pipeline(gt, generator, kernels))
+            self.add(Row('degradation', label, f'pipeline on {self.device.type}', timing.seconds * 1000, 'ms/batch',
+                         timing.runs, note=note))
+        kernel_timing = timer(lambda: [draw_kernels() for _ in range(batch)])
+        self.add(Row('degradation', 'RealESRGANDataset', 'kernels (numpy, CPU worker)',
+                     kernel_timing.seconds * 1000 / batch, 'ms/sample', kernel_timing.runs,
+                     note='first, second and final-sinc kernels of one sample'))
 
 
 def image_tensor(img: np.ndarray) -> torch.Tensor:
@@ -582,6 +623,8 @@ def main(argv: list[str] | None = None) -> int:
             bench.data_section()
         if 'metrics' in args.sections:
             bench.metrics_section()
+        if 'degradation' in args.sections:
+            bench.degradation_section()
     info['load_average_end'] = os.getloadavg()[0]
     print(format_table(bench.rows))
     print(f"\nLoad average (1 min) at start {info['load_average_start']:.2f}, at end {info['load_average_end']:.2f}.")
