@@ -1,7 +1,7 @@
 """Datasets and data loading. Every ``*_dataset.py`` file here is imported so its datasets register."""
 import copy
 import random
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 from basicsr.data.prefetcher import CPUPrefetcher, CUDAPrefetcher
 from basicsr.data.sampler import EnlargedSampler, ShardSampler
 from basicsr.utils.dist_util import get_dist_info
+from basicsr.utils.errors import BasicSRError
 from basicsr.utils.opt_dict import accept_opt_dict
 from basicsr.utils.option_schema import DATASET
 from basicsr.utils.registry import DATASET_REGISTRY, import_modules
@@ -42,6 +43,39 @@ def _seed_worker(worker_id: int) -> None:
     random.seed(seed)
 
 
+class OneLineErrorDataLoader(DataLoader):
+    """A DataLoader whose workers' errors reach the caller as they were raised.
+
+    PyTorch re-raises an exception from a worker process as a new one of the same type whose message is
+    "Caught X in DataLoader worker process N." followed by the worker's whole traceback. For the project's own
+    errors (:class:`BasicSRError`), whose message already names the file at fault, that message is put back, so a
+    bad image gives the same one line whether it was read in a worker or in the main process.
+    """
+
+    def __iter__(self) -> Iterator[Any]:
+        iterator = super().__iter__()
+        while True:
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            except BasicSRError as err:
+                err.args = (original_message(err),)
+                raise err from None
+            yield batch
+
+
+def original_message(err: BaseException) -> str:
+    """The message of an exception re-raised by PyTorch from a DataLoader worker as it was raised in the worker
+    (the last ``module.Type: message`` of the traceback text PyTorch puts in the message); others unchanged."""
+    message = str(err)
+    if not message.startswith('Caught ') or 'DataLoader worker' not in message.split('\n', 1)[0]:
+        return message
+    prefix = f'\n{type(err).__module__}.{type(err).__qualname__}: '
+    start = message.rfind(prefix)
+    return message[start + len(prefix):].rstrip('\n') if start >= 0 else message
+
+
 def build_dataloader(dataset: Dataset, dataset_opt: dict[str, Any], sampler: EnlargedSampler | None = None,
                      seed: int = 0) -> DataLoader:
     """A DataLoader for training (batches from ``sampler``) or validation/testing (one whole image at a time;
@@ -50,12 +84,14 @@ def build_dataloader(dataset: Dataset, dataset_opt: dict[str, Any], sampler: Enl
     generator = torch.Generator().manual_seed(seed)
     if phase == 'train':
         workers = dataset_opt['num_worker_per_gpu']
-        return DataLoader(dataset, batch_size=dataset_opt['batch_size_per_gpu'], sampler=sampler, drop_last=True,
-                          num_workers=workers, pin_memory=dataset_opt['pin_memory'] and torch.cuda.is_available(),
-                          persistent_workers=dataset_opt['persistent_workers'] and workers > 0,
-                          worker_init_fn=_seed_worker, generator=generator)
+        return OneLineErrorDataLoader(
+            dataset, batch_size=dataset_opt['batch_size_per_gpu'], sampler=sampler, drop_last=True,
+            num_workers=workers, pin_memory=dataset_opt['pin_memory'] and torch.cuda.is_available(),
+            persistent_workers=dataset_opt['persistent_workers'] and workers > 0, worker_init_fn=_seed_worker,
+            generator=generator)
     rank, world_size = get_dist_info()
-    return DataLoader(dataset, batch_size=1, sampler=ShardSampler(len(dataset), world_size, rank), num_workers=0)
+    return OneLineErrorDataLoader(dataset, batch_size=1, sampler=ShardSampler(len(dataset), world_size, rank),
+                                  num_workers=0)
 
 
 def build_prefetcher(loader: DataLoader, dataset_opt: dict[str, Any],

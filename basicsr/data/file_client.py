@@ -57,9 +57,15 @@ class LmdbBackend:
                 raise OptionError(f"io_backend: no LMDB for client key '{client_key}' "
                                   f"(have {', '.join(self._paths)}).")
             try:
-                self._envs[client_key] = lmdb.open(self._paths[client_key], **self._open_kwargs)
+                env = lmdb.open(self._paths[client_key], **self._open_kwargs)
             except lmdb.Error as err:
                 raise DataError(f'{self._paths[client_key]}: cannot open as LMDB ({err}).') from err
+            try:
+                check_lmdb_complete(env, self._paths[client_key])
+            except DataError:
+                env.close()
+                raise
+            self._envs[client_key] = env
         return self._envs[client_key]
 
     def get(self, key: str, client_key: str = 'default') -> bytes:
@@ -68,6 +74,18 @@ class LmdbBackend:
         if value is None:
             raise DataError(f"{self._paths[client_key]}: key '{key}' is not in the LMDB.")
         return bytes(value)
+
+
+def check_lmdb_complete(env: Any, path: str) -> None:
+    """Raise DataError unless the data file of the open LMDB ``env`` (folder ``path``) holds every page the
+    environment's own meta page counts: reading a page past the end of a truncated file kills the process with
+    SIGBUS (in a dataloader worker, PyTorch then blames the shared memory)."""
+    data_file = Path(env.path()) / 'data.mdb' if Path(env.path()).is_dir() else Path(env.path())
+    needed = (env.info()['last_pgno'] + 1) * env.stat()['psize']
+    size = data_file.stat().st_size
+    if size < needed:
+        raise DataError(f'{data_file}: truncated LMDB data file ({size} bytes; its own page count needs {needed}); '
+                        'copy it again or rebuild it with scripts/create_lmdb.py.')
 
 
 _BACKENDS = {'disk': DiskBackend, 'lmdb': LmdbBackend}

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from basicsr.utils.errors import DataError
+from basicsr.utils.image_header import check_pixel_limit
 
 _FLAGS = ('color', 'grayscale', 'unchanged')
 
@@ -34,11 +35,14 @@ def imdecode(content: bytes, flag: str = 'color', source: str = '<bytes>') -> np
     """Decode image bytes like :func:`imfrombytes`, but keep the stored pixel type (uint8, uint16 or float32).
 
     Datasets crop these and convert only the patch with :func:`img_as_float32`, the same values for less work.
+    Every image read goes through here: its size is read from the header first, and an image above the pixel limit
+    (:mod:`basicsr.utils.image_header`, ``BASICSR_MAX_IMAGE_PIXELS``) is refused before it is decoded.
     """
     if flag not in _FLAGS:
         raise ValueError(f"flag must be one of {_FLAGS}, got '{flag}'.")
     if len(content) == 0:
         raise DataError(f'{source}: the file is empty (0 bytes).')
+    check_pixel_limit(content, source)
     img = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
         raise DataError(f'{source}: not a readable image (corrupt, truncated or an unsupported format).')
