@@ -1,4 +1,5 @@
 """Shared fixtures: tiny synthetic image folders and option files, so tests need no external data."""
+import logging
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import yaml
 from basicsr.data.transforms import bicubic_downscale_uint8
 from basicsr.train import train_pipeline
 from basicsr.utils.img_util import imread, imwrite
+from basicsr.utils.logger import get_root_logger
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -138,3 +140,26 @@ def train(root: Path, option_file: Path, *overrides: str) -> tuple[Path, str]:
     train_pipeline(root_path=str(root), argv=['-opt', str(option_file), '--force_yml', *overrides])
     exp = root / 'experiments' / yaml.safe_load(option_file.read_text())['name']
     return exp, next(exp.glob('train_*.log')).read_text()
+
+
+class _LogCapture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    @property
+    def text(self) -> str:
+        return '\n'.join(self.lines)
+
+
+@pytest.fixture
+def basicsr_log():
+    """The messages of the package logger during the test (it does not propagate to pytest's caplog)."""
+    logger = get_root_logger()  # configured (INFO) as a run configures it
+    capture = _LogCapture()
+    logger.addHandler(capture)
+    yield capture
+    logger.removeHandler(capture)

@@ -1,6 +1,7 @@
 """Datasets and data loading. Every ``*_dataset.py`` file here is imported so its datasets register."""
 import copy
 import random
+import zlib
 from typing import Any, Iterator
 
 import numpy as np
@@ -33,7 +34,34 @@ def build_dataset(dataset_opt: dict[str, Any]) -> Dataset:
     them unpacked, the data-loader keys left out (:func:`~basicsr.utils.opt_dict.accept_opt_dict`)."""
     opt = copy.deepcopy(dataset_opt)
     cls = DATASET_REGISTRY.get(opt.get('type'), f"datasets.{opt.get('phase', '')}.type")
-    return _taking_opt_dict(cls)(opt)
+    dataset = _taking_opt_dict(cls)(opt)
+    return dataset if cls.__module__.startswith('basicsr.') else SeededIndexDataset(dataset)
+
+
+class SeededIndexDataset(Dataset):
+    """A third-party (BasicSR plug-in) dataset, which takes plain int indices and draws from the global ``random``
+    and ``numpy.random`` generators: the training sampler's ``(index, seed)`` keys become the index, with those
+    generators seeded from the sample's seed first, so its augmentation is reproducible and independent of the
+    number of workers, as the project's own datasets' is. Attributes are the wrapped dataset's."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, tuple):
+            key, seed = key
+            seed = zlib.crc32(str(seed).encode())
+            random.seed(seed)
+            np.random.seed(seed)
+        return self.dataset[key]
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == 'dataset':  # not set yet (unpickling in a worker)
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
 
 
 def _seed_worker(worker_id: int) -> None:

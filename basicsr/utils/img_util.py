@@ -134,7 +134,8 @@ def tensor2img(tensor: torch.Tensor | list[torch.Tensor], rgb2bgr: bool = True, 
     """CHW / NCHW / HW tensor(s) -> HWC numpy image(s).
 
     Values are clamped to ``min_max`` and mapped to [0, 1]; for uint8 output they are scaled by 255 and rounded
-    (so metrics see the same numbers as the saved PNG). A batch of several images becomes one grid.
+    (so metrics see the same numbers as the saved PNG). A batch of several images becomes one grid. A list gives
+    a list, except that a list of one tensor gives one image, as in BasicSR (``tensor2img([visuals['result']])``).
     """
 
     def _one(t: torch.Tensor) -> np.ndarray:
@@ -158,7 +159,8 @@ def tensor2img(tensor: torch.Tensor | list[torch.Tensor], rgb2bgr: bool = True, 
         return np.ascontiguousarray(img.astype(out_type))
 
     if isinstance(tensor, list):
-        return [_one(t) for t in tensor]
+        images = [_one(t) for t in tensor]
+        return images[0] if len(images) == 1 else images
     return _one(tensor)
 
 

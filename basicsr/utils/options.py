@@ -24,7 +24,7 @@ _OVERRIDE = '--force_yml'
 _RUNTIME_KEYS = ('is_train', 'opt_path', 'dist', 'rank', 'world_size', 'auto_resume', 'resume_command')
 # Keys under ``datasets.*`` that are paths, resolved against ``path.root`` when relative.
 DATASET_PATH_KEYS = ('dataroot_gt', 'dataroot_lq', 'dataroot', 'dataroot_source', 'dataroot_target',
-                      'meta_info_file')
+                      'meta_info_file', 'meta_info')
 
 
 class _Lines(dict):
@@ -299,7 +299,8 @@ class _Validator:
                 continue
             if accepted is not None and key not in accepted:
                 dotted = '.'.join(map(str, path + (key,)))
-                self.record(unknown_key_error(key, [*spec.keys, *accepted], dotted), path + (key,))
+                what = f"unknown argument of {getattr(target, '__name__', value['type'])}"
+                self.record(unknown_key_error(key, [*spec.keys, *accepted], dotted, what), path + (key,))
             else:
                 arguments[key] = item
         errors_before = len(self.errors)
