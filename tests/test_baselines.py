@@ -42,9 +42,17 @@ def count(net: nn.Module) -> int:
 
 
 def standard(option_file: Path) -> nn.Module:
-    """The network of an option file, without memory (counting needs no values)."""
-    with torch.device('meta'):
-        return build_network(yaml.safe_load(option_file.read_text())['network_g'])
+    """The network of an option file (built on the CPU: on the meta device the masks take longer to make)."""
+    return build_network(yaml.safe_load(option_file.read_text())['network_g'])
+
+
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    """These networks run many small operations, which two threads sharing a busy machine slow down many times."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 # ----------------------------------------------------------------------------------------------- parameter counts
