@@ -24,7 +24,8 @@ from basicsr.utils.checkpoint import (check_checkpoint_complete, last_complete_c
 from basicsr.utils.errors import CheckpointError, DataError, OptionError
 from basicsr.utils.image_header import MAX_PIXELS_ENV, image_size, max_image_pixels, set_max_image_pixels
 from basicsr.utils.img_util import imfrombytes, imread
-from conftest import make_pairs
+from basicsr.train import train_pipeline
+from conftest import make_pairs, tiny_train_options, write_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / 'scripts'))
@@ -244,6 +245,18 @@ def test_a_real_training_state_is_valid_and_complete(tmp_path):
     assert state['iter'] == 4 and isinstance(state['optimizers'][0], dict)
 
 
+def test_the_states_a_training_writes_pass_the_validation(tmp_path):
+    """The validation must accept what the trainer writes, or auto-resume would skip every checkpoint."""
+    opt = tiny_train_options(tmp_path, train__total_iter=2, logger__save_checkpoint_freq=1, logger__use_tb_logger=False,
+                             val__val_freq=100)
+    train_pipeline(argv=['-opt', str(write_yaml(tmp_path / 'tiny.yml', opt))])
+    experiment = tmp_path / 'experiments' / 'tiny'
+    states = resumable_states(experiment / 'training_states', experiment / 'models')
+    assert [p.name for p in states] == ['2.state', '1.state']
+    for path in states:
+        assert load_resumable_state(path, labels=['g'])['iter'] == int(path.stem)
+
+
 @pytest.mark.parametrize('planted, problem', [
     ({}, 'missing iter, epoch, optimizers, schedulers'),
     (torch.zeros(3), 'expected a dict, found Tensor'),
@@ -281,7 +294,7 @@ def test_a_state_whose_network_files_are_missing_is_incomplete(tmp_path):
 def test_the_networks_a_state_lists_take_precedence(tmp_path):
     path = _experiment(tmp_path, 6, _training_state(6, networks=['g', 'feat']), labels=('g', 'feat'))
     models = tmp_path.resolve() / 'models'
-    assert network_files(path, load_training_state(path), labels=['g', 'd']) == [models / 'net_g_6.pth',
+    assert list(network_files(path, load_training_state(path), labels=['g', 'd']).values()) == [models / 'net_g_6.pth',
                                                                                   models / 'net_feat_6.pth']
     check_checkpoint_complete(path, load_training_state(path), labels=['g', 'd'])
     (models / 'net_feat_6.pth').unlink()
