@@ -1,5 +1,6 @@
-"""Input preparation shared by the numpy metrics."""
+"""Input preparation shared by the metrics."""
 import numpy as np
+import torch
 
 from basicsr.utils.matlab_functions import bgr2ycbcr
 
@@ -26,3 +27,8 @@ def to_y_channel(img: np.ndarray) -> np.ndarray:
     if img.ndim == 3 and img.shape[2] == 3:
         img = bgr2ycbcr(img, y_only=True)[..., None]
     return img * 255.
+
+
+def quantize_tensor(img: torch.Tensor) -> torch.Tensor:
+    """Clamp to [0, 1] and round to the 8-bit grid: the image as saved to PNG, which metrics are defined on."""
+    return (img.detach().float().clamp(0, 1) * 255.).round() / 255.
