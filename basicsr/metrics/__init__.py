@@ -1,20 +1,31 @@
 """Image-quality metrics, found by name in METRIC_REGISTRY (``val.metrics.<name>.type``)."""
-from typing import Any
+import inspect
+from typing import Any, Callable
 
 import torch
 
+from basicsr.archs.dists_arch import dists_weight_files
+from basicsr.archs.lpips_arch import lpips_weight_files
+from basicsr.metrics.dataset_metric import (FRAMEWORK_KEYS, DatasetMetric, build_dataset_metrics,
+                                            gather_dataset_metrics, is_dataset_metric, split_metrics)
+from basicsr.metrics.fid import FrechetInceptionDistance, fid_weight_files
+from basicsr.metrics.metric_util import quantize_tensor
+from basicsr.metrics.ms_ssim import calculate_ms_ssim, calculate_ms_ssim_pt
 from basicsr.metrics.niqe import calculate_niqe, load_niqe_model
+from basicsr.metrics.perceptual import calculate_dists, calculate_dists_pt, calculate_lpips, calculate_lpips_pt
 from basicsr.metrics.psnr_ssim import calculate_psnr, calculate_psnr_pt, calculate_ssim, calculate_ssim_pt
-from basicsr.utils.errors import DataError, OptionError
+from basicsr.utils.errors import BasicSRError, OptionError
 from basicsr.utils.img_util import tensor2img
 from basicsr.utils.registry import METRIC_REGISTRY
 
-_FRAMEWORK_KEYS = ('type', 'better')
-
-
-def quantize_tensor(img: torch.Tensor) -> torch.Tensor:
-    """Clamp to [0, 1] and round to the 8-bit grid: the image as saved to PNG, which metrics are defined on."""
-    return (img.detach().float().clamp(0, 1) * 255.).round() / 255.
+_FRAMEWORK_KEYS = FRAMEWORK_KEYS
+# Metric type -> a function of (some of) its options that finds the files it reads, raising a BasicSRError.
+_FILE_CHECKS: dict[str, Callable[..., Any]] = {
+    'calculate_niqe': load_niqe_model,
+    'calculate_lpips': lpips_weight_files,
+    'calculate_dists': dists_weight_files,
+    'calculate_fid': fid_weight_files,
+}
 
 
 def calculate_metric(data: dict[str, Any] | torch.Tensor, opt: dict[str, Any] | torch.Tensor,
@@ -26,6 +37,7 @@ def calculate_metric(data: dict[str, Any] | torch.Tensor, opt: dict[str, Any] | 
     """
     if isinstance(data, torch.Tensor):
         return calculate_tensor_metric(data, opt, metric_opt)
+    _refuse_dataset_metric(opt['type'])
     kwargs = {k: v for k, v in opt.items() if k not in _FRAMEWORK_KEYS}
     return METRIC_REGISTRY.get(opt['type'])(**data, **kwargs)
 
@@ -37,6 +49,7 @@ def calculate_tensor_metric(sr: torch.Tensor, gt: torch.Tensor, opt: dict[str, A
     tensors' device (same values as the numpy reference); others get the uint8 BGR images ``tensor2img`` makes.
     """
     name = opt['type']
+    _refuse_dataset_metric(name)
     kwargs = {k: v for k, v in opt.items() if k not in _FRAMEWORK_KEYS}
     sr, gt = quantize_tensor(sr), quantize_tensor(gt)
     if not name.endswith('_pt') and f'{name}_pt' in METRIC_REGISTRY:
@@ -47,15 +60,25 @@ def calculate_tensor_metric(sr: torch.Tensor, gt: torch.Tensor, opt: dict[str, A
     return float(metric(img=tensor2img(sr), img2=tensor2img(gt), **kwargs))
 
 
+def _refuse_dataset_metric(name: str) -> None:
+    if is_dataset_metric(name):
+        raise OptionError(f'{name} is computed over a whole set, not per image: build it with '
+                          'build_dataset_metrics and update it with every image (basicsr.metrics.dataset_metric).')
+
+
 def check_metric_files(metrics_opt: dict[str, dict[str, Any]]) -> None:
-    """Load the data files metrics read (NIQE's pristine model) now: a missing one stops the run before training
-    rather than at its first validation. The error names ``val.metrics.<name>``."""
+    """Find the files metrics read (NIQE's pristine model; LPIPS, DISTS and FID weights; FID reference statistics)
+    now: a missing one stops the run before training rather than at its first validation. The error names
+    ``val.metrics.<name>``, the places searched and the option to set."""
     for name, opt in metrics_opt.items():
-        if opt['type'] == 'calculate_niqe':
-            try:
-                load_niqe_model(opt.get('params_path'))
-            except DataError as err:
-                raise OptionError(f'val.metrics.{name}: {err}', key_path=f'val.metrics.{name}') from err
+        check = _FILE_CHECKS.get(opt['type'].removesuffix('_pt'))
+        if check is None:
+            continue
+        accepted = inspect.signature(check).parameters
+        try:
+            check(**{key: value for key, value in opt.items() if key in accepted})
+        except BasicSRError as err:
+            raise OptionError(f'val.metrics.{name}: {err}', key_path=f'val.metrics.{name}') from err
 
 
 def mean_metrics(per_image: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -66,4 +89,6 @@ def mean_metrics(per_image: dict[str, dict[str, float]]) -> dict[str, float]:
 
 __all__ = ['mean_metrics', 'calculate_metric', 'calculate_tensor_metric', 'check_metric_files', 'quantize_tensor',
            'calculate_psnr', 'calculate_ssim', 'calculate_psnr_pt', 'calculate_ssim_pt', 'calculate_niqe',
-           'METRIC_REGISTRY']
+           'calculate_ms_ssim', 'calculate_ms_ssim_pt', 'calculate_lpips', 'calculate_lpips_pt', 'calculate_dists',
+           'calculate_dists_pt', 'FrechetInceptionDistance', 'DatasetMetric', 'is_dataset_metric', 'split_metrics',
+           'build_dataset_metrics', 'gather_dataset_metrics', 'METRIC_REGISTRY']
