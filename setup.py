@@ -46,7 +46,10 @@ setup(
     python_requires='>=3.10',
     install_requires=requirements(),
     extras_require={
-        'test': ['pytest>=7.0', 'hypothesis>=6.0', 'spandrel>=0.4'],  # spandrel: tests/test_baselines.py
+        'test': ['pytest>=7.0', 'hypothesis>=6.0', 'spandrel>=0.4',  # spandrel: tests/test_baselines.py
+                 # tests/test_perceptual_metrics.py: the reference implementations and scipy's sqrtm
+                 'lpips>=0.1.4', 'torchmetrics>=1.7', 'pytorch-fid>=0.3', 'scipy'],
+        'metrics': ['lpips>=0.1.4', 'torchmetrics>=1.7'],  # ship the LPIPS heads and DISTS alpha/beta weights
         'safetensors': ['safetensors>=0.4'],
         'export': ['safetensors>=0.4', 'onnx', 'onnxscript', 'onnxruntime'],  # scripts/export.py
         'wandb': ['wandb'],  # logger.wandb.project
