@@ -88,7 +88,7 @@ def test_without_a_niqe_model_the_published_file_stops_before_training(root, mon
 
 
 @pytest.mark.parametrize('section, replacement, named', [
-    ('model_type: SRModel', 'model_type: RealESRGANModel', 'model_type.*RealESRGANModel'),
+    ('model_type: SRModel', 'model_type: HiFaceGANModel', 'model_type.*HiFaceGANModel'),
     ('  type: MSRResNet', '  type: EDVR', 'network_g.type.*EDVR'),
     ('    type: L1Loss', '    type: MultiScaleGANLoss', 'train.pixel_opt.type.*MultiScaleGANLoss'),
     ('  resume_state: ~', '  resume_state: ~\n  ignore_resume_networks: [network_g]', 'path.ignore_resume_networks'),

@@ -29,10 +29,18 @@ def run_training(tmp_path: Path, opt: dict, *flags: str) -> Path:
     return tmp_path / 'experiments' / opt['name']
 
 
-def crash_options(tmp_path: Path) -> dict:
+def crash_options(tmp_path: Path, model_type: str = 'SRModel') -> dict:
+    """A deterministic tiny run of 8 iterations saved every 2. ``RealESRNetModel``: trained on pairs degraded on the
+    fly from a RealESRGANDataset, through a pool of 4 pairs (full from iteration 2 on, so resuming needs it)."""
     opt = tiny_train_options(tmp_path, deterministic=True, train__total_iter=8, logger__save_checkpoint_freq=2,
-                             val__val_freq=100, logger__use_tb_logger=False)
+                             val__val_freq=100, logger__use_tb_logger=False, model_type=model_type)
     opt['datasets']['train']['num_worker_per_gpu'] = 1  # worker seeding is part of what must repeat
+    if model_type == 'RealESRNetModel':
+        train = opt['datasets']['train']
+        opt['datasets']['train'] = {'name': train['name'], 'type': 'RealESRGANDataset',
+                                    'dataroot_gt': train['dataroot_gt'], 'crop_pad_size': 48, 'use_hflip': True,
+                                    'num_worker_per_gpu': 1, 'batch_size_per_gpu': 2, 'dataset_enlarge_ratio': 2}
+        opt.update(gt_size=32, queue_size=4)
     return opt
 
 
@@ -50,10 +58,11 @@ def assert_same_weights(a: Path, b: Path) -> None:
             assert torch.equal(tensor, second[key][name]), f'{key}.{name} differs'
 
 
-def test_sigkill_after_and_during_checkpoint_then_auto_resume_is_exact(tmp_path):
-    straight = run_training(tmp_path / 'straight', crash_options(tmp_path / 'straight'))
+@pytest.mark.parametrize('model_type', ['SRModel', 'RealESRNetModel'])
+def test_sigkill_after_and_during_checkpoint_then_auto_resume_is_exact(tmp_path, model_type):
+    straight = run_training(tmp_path / 'straight', crash_options(tmp_path / 'straight', model_type))
 
-    options = write_yaml(tmp_path / 'crash' / 'train.yml', crash_options(tmp_path / 'crash'))
+    options = write_yaml(tmp_path / 'crash' / 'train.yml', crash_options(tmp_path / 'crash', model_type))
     exp = tmp_path / 'crash' / 'experiments' / 'tiny'
     killed = run_crashing(options, 'after_save:4')
     assert killed.returncode == -9, killed.stderr

@@ -98,18 +98,23 @@ class SRModel(BaseModel):
                 self.model_ema(self.ema_decay)
 
     def content_losses(self, prefix: str = 'l_') -> 'OrderedDict[str, torch.Tensor]':
-        """The pixel, perceptual and style losses of ``self.output`` against ``self.gt`` that are configured,
-        named ``<prefix>pix``, ``<prefix>percep`` and ``<prefix>style``."""
+        """The pixel, perceptual and style losses of ``self.output`` against :meth:`content_target` that are
+        configured, named ``<prefix>pix``, ``<prefix>percep`` and ``<prefix>style``."""
         losses = OrderedDict()
         if self.cri_pix is not None:
-            losses[f'{prefix}pix'] = self.cri_pix(self.output, self.gt)
+            losses[f'{prefix}pix'] = self.cri_pix(self.output, self.content_target('pix'))
         if self.cri_perceptual is not None:
-            l_percep, l_style = self.cri_perceptual(self.output, self.gt)
+            l_percep, l_style = self.cri_perceptual(self.output, self.content_target('percep'))
             if l_percep is not None:
                 losses[f'{prefix}percep'] = l_percep
             if l_style is not None:
                 losses[f'{prefix}style'] = l_style
         return losses
+
+    def content_target(self, loss: str) -> torch.Tensor:
+        """The image the content loss ``loss`` ('pix' or 'percep') compares the output with: the GT (a recipe may
+        compare with a sharpened GT, as Real-ESRGAN)."""
+        return self.gt
 
     @torch.inference_mode()
     def test(self) -> None:

@@ -1,0 +1,43 @@
+"""Real-ESRGAN (Wang et al. 2021, arXiv 2107.10833): the GAN stage, L1 + perceptual + adversarial losses with a
+U-Net discriminator, on synthetic real-world pairs (or on real pairs for fine-tuning)."""
+from typing import Any
+
+import torch
+
+from basicsr.models.online_degradation import SyntheticPairs
+from basicsr.models.srgan_model import SRGANModel
+from basicsr.utils.option_schema import Key
+from basicsr.utils.registry import MODEL_REGISTRY
+
+
+@MODEL_REGISTRY.register()
+class RealESRGANModel(SyntheticPairs, SRGANModel):
+    """:class:`SRGANModel` (a standard, not relativistic, GAN loss; Real-ESRGAN uses ``gan_type: vanilla`` with
+    ``UNetDiscriminatorSN``) trained on pairs degraded on the fly (:class:`~basicsr.models.online_degradation.
+    SyntheticPairs`), or on the dataset's pairs with ``high_order_degradation: false``.
+
+    The LQ images are made from the USM-sharpened GT. Each loss compares with the sharpened GT (``gt_usm``) or the
+    plain one, as ``l1_gt_usm``, ``percep_gt_usm`` and ``gan_gt_usm`` say (root keys, as in the published files;
+    for the discriminator, ``gan_gt_usm`` picks its real images).
+    """
+
+    root_options = {
+        'l1_gt_usm': Key(bool, True, doc='the pixel loss compares with the USM-sharpened GT'),
+        'percep_gt_usm': Key(bool, True, doc='the perceptual loss compares with the USM-sharpened GT'),
+        'gan_gt_usm': Key(bool, False, doc="the discriminator's real images are the USM-sharpened GT"),
+    }
+
+    def degradation_source(self, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return gt, self.usm_sharpener(gt)
+
+    def feed_data(self, data: dict[str, Any]) -> None:
+        super().feed_data(data)
+        if self.is_train:  # after the pool, from the GT patches actually used
+            self.gt_usm = self.usm_sharpener(self.gt)
+
+    def content_target(self, loss: str) -> torch.Tensor:
+        sharpened = self.opt['l1_gt_usm'] if loss == 'pix' else self.opt['percep_gt_usm']
+        return self.gt_usm if sharpened else self.gt
+
+    def real_images(self) -> torch.Tensor:
+        return self.gt_usm if self.opt['gan_gt_usm'] else self.gt
