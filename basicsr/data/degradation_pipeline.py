@@ -341,7 +341,7 @@ class BSRGANDegradation(Degradation):
         kind = torch_random.rand(b, generator, device)
         colour = torch_random.randn(img.shape, generator, device) * (level / 255.).view(-1, 1, 1, 1)
         grey = torch_random.randn((b, 1, h, w), generator, device) * (level / 255.).view(-1, 1, 1, 1)
-        basis, _ = torch.linalg.qr(torch_random.rand((b, c, c), generator, device))
+        basis = _orthonormal_columns(torch_random.rand((b, c, c), generator, device))
         scales = torch.sqrt(torch_random.rand((b, c), generator, device))
         mixing = self.noise_range[1] / 255. * basis @ torch.diag_embed(scales)  # U^T = basis; noise = L U^T D^1/2 z
         correlated = torch.einsum('bij,bjhw->bihw', mixing, torch_random.randn(img.shape, generator, device))
@@ -396,6 +396,17 @@ class BSRGANDegradation(Degradation):
         applied = torch_random.rand(changed.size(0), generator, changed.device) < prob
         _record(log, step, applied=applied)
         return torch.where(applied.view(-1, 1, 1, 1), changed, unchanged)
+
+
+def _orthonormal_columns(matrices: torch.Tensor) -> torch.Tensor:
+    """Gram-Schmidt on the columns of each (C, C) matrix: KAIR's ``orth`` of a random matrix, by a formula that gives
+    the same basis on every device (library QR routines may choose other signs)."""
+    columns: list[torch.Tensor] = []
+    for column in matrices.unbind(-1):
+        for done in columns:
+            column = column - (column * done).sum(-1, keepdim=True) * done
+        columns.append(column / column.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+    return torch.stack(columns, -1)
 
 
 def _bayer_masks(h: int, w: int, device: torch.device) -> torch.Tensor:
