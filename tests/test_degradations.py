@@ -306,16 +306,16 @@ def test_build_degradation_reads_option_keys() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 @pytest.mark.parametrize('pipeline_cls', [RealESRGANDegradation, BSRGANDegradation])
 def test_pipelines_on_cuda(pipeline_cls: type) -> None:
-    gt, kernels = _gt(), _kernels(3)
+    """The same code on the GPU, with a generator there: the same seed gives the same batch."""
+    gt, kernels = _gt().cuda(), {k: v.cuda() for k, v in _kernels(3).items()}
     pipeline = pipeline_cls().cuda()
-    cuda_kernels = {k: v.cuda() for k, v in kernels.items()}
-    a = pipeline(gt.cuda(), torch.Generator('cuda').manual_seed(0), cuda_kernels)
-    b = pipeline(gt.cuda(), torch.Generator('cuda').manual_seed(0), cuda_kernels)
-    assert a.is_cuda and torch.equal(a, b)
-    # a CPU generator draws the same numbers for both devices: the results agree up to float differences
-    on_cpu = pipeline.cpu()(gt, torch.Generator().manual_seed(0), kernels)
-    on_gpu = pipeline.cuda()(gt.cuda(), torch.Generator().manual_seed(0), cuda_kernels).cpu()
-    assert (on_cpu - on_gpu).abs().mean() < 2 / 255.
+    a, b, c = (pipeline(gt, torch.Generator('cuda').manual_seed(seed), kernels) for seed in (0, 0, 1))
+    assert a.is_cuda and a.shape == (3, 3, 16, 16)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(a, torch.round(a * 255) / 255)
+    # a CPU generator may drive GPU tensors too (its numbers are drawn on the CPU and moved)
+    d, e = (pipeline(gt, torch.Generator().manual_seed(2), kernels) for _ in range(2))
+    assert d.is_cuda and torch.equal(d, e)
 
 
 # ------------------------------------------------------------------------------------------------ networks

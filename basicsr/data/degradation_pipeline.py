@@ -19,8 +19,8 @@ Batching: as in BasicSR, choices that change the image size (resize factors and 
 drawn once per batch; kernels, noise strengths, noise types and JPEG qualities per sample.
 
 Randomness: every draw comes from the ``generator`` given to ``forward`` (nothing global), so the same generator
-state gives the same LQ batch. A generator on the batch's device draws there (fastest); a CPU generator driving a GPU
-batch gives the same numbers as on the CPU (:mod:`basicsr.utils.torch_random`).
+state gives the same LQ batch on a device. A generator on the batch's device draws there (fastest); a CPU generator
+can drive a GPU batch too (:mod:`basicsr.utils.torch_random`).
 
 ``forward(gt, generator, kernels=None, log=None)`` returns the LQ batch (``scale`` times smaller, rounded to 8 bits);
 pass a dict as ``log`` to get the parameters drawn: ``log[step]`` holds the batch-wide values of each step and, under

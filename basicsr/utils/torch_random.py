@@ -1,8 +1,8 @@
 """Random draws from an explicit ``torch.Generator``, for tensors on any device.
 
 A generator belongs to one device. Numbers are drawn there and moved to the tensors' device, so a CPU generator can
-drive CUDA tensors (then every device sees the same numbers) and a CUDA generator draws where the tensors live
-(faster for whole noise maps). Without a generator, torch's global generator of ``device`` is used.
+drive CUDA tensors (the same numbers as for CPU tensors) and a CUDA generator draws where the tensors live (faster
+for whole noise maps). Without a generator, torch's global generator of ``device`` is used.
 """
 import bisect
 import itertools
