@@ -22,6 +22,9 @@ Sections (``--sections``):
 * ``metrics``: PSNR + SSIM of a 512x512 image, on Y and on RGB: the torch functions on the device against the
   numpy reference, with the largest relative difference of their values. The two are timed one after the other,
   not alternately (alternating with OpenCV's thread pool slows torch down, which validation never does).
+  Then the perceptual metrics of the same pair on the device: LPIPS (alex, vgg), DISTS, MS-SSIM (numpy and torch),
+  and the FID Inception features of one image (resized to 299x299), with random weights (same cost as the
+  published ones, which need files; the networks are built before timing).
 * ``degradation``: ms per batch (12 GT patches of 256x256, x4) of the synthetic degradation pipelines on the device
   (``basicsr.data.degradation_pipeline``: Real-ESRGAN's second-order one, BSRGAN's shuffled one) and of the GT's
   unsharp masking that Real-ESRGAN's recipe adds; each timed run draws new parameters (resize factors, orders), so the
@@ -57,7 +60,9 @@ from basicsr.data.degradation_pipeline import build_degradation
 from basicsr.data.realesrgan_dataset import KERNEL_LIST, KERNEL_PROB, KernelSampler, draw_final_sinc
 from basicsr.data.sampler import EnlargedSampler
 from basicsr.data.transforms import bicubic_downscale_uint8
-from basicsr.metrics import calculate_psnr, calculate_psnr_pt, calculate_ssim, calculate_ssim_pt
+from basicsr.metrics import (calculate_dists_pt, calculate_lpips_pt, calculate_ms_ssim, calculate_ms_ssim_pt,
+                             calculate_psnr, calculate_psnr_pt, calculate_ssim, calculate_ssim_pt)
+from basicsr.metrics.fid import inception_features
 from basicsr.models import build_model
 from basicsr.models.inference import super_resolve
 from basicsr.utils.img_process_util import USMSharp
@@ -493,6 +498,26 @@ class Bench:
             self.add(Row('metrics', f'{size}x{size}', f'torch on {self.device.type}, {channels}',
                          timing.seconds * 1000, 'ms/image', timing.runs, reference.seconds / timing.seconds,
                          note=f'max relative difference {difference:.1e}'))
+        self.perceptual_metrics(size, noisy, hr, sr_t, hr_t)
+
+    def perceptual_metrics(self, size: int, noisy: np.ndarray, hr: np.ndarray, sr_t: torch.Tensor,
+                           hr_t: torch.Tensor) -> None:
+        device = self.device.type
+        cases = [
+            (f'LPIPS-alex on {device}', lambda: calculate_lpips_pt(sr_t, hr_t, net='alex', pretrained=False)),
+            (f'LPIPS-vgg on {device}', lambda: calculate_lpips_pt(sr_t, hr_t, net='vgg', pretrained=False)),
+            (f'DISTS on {device}', lambda: calculate_dists_pt(sr_t, hr_t, pretrained=False)),
+            ('MS-SSIM numpy (CPU), Y', lambda: calculate_ms_ssim(noisy, hr, 4, test_y_channel=True)),
+            (f'MS-SSIM torch on {device}, Y', lambda: calculate_ms_ssim_pt(sr_t, hr_t, 4, test_y_channel=True)),
+            (f'FID Inception features on {device}', lambda: inception_features(sr_t, pretrained=False)),
+        ]
+        for config, fn in cases:
+            timing = self.timer(fn, extra_warmup=1)  # the first call builds the network
+            note = 'one image, resized to 299x299' if 'FID' in config else 'one image pair'
+            if 'MS-SSIM' not in config:
+                note += '; random weights (the published ones cost the same)'
+            self.add(Row('metrics', f'{size}x{size}', config, timing.seconds * 1000, 'ms/image', timing.runs,
+                         note=note))
 
 
     # ----------------------------------------------------------------------------------------- degradation
