@@ -201,6 +201,7 @@ def test_frechet_distance_equals_the_scipy_reference():
     expected = scipy_frechet_distance(mu1, sigma1, mu2, sigma2)
     assert expected > 1
     assert frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(expected, rel=1e-6)
+    assert fid_module.calculate_fid(mu1, sigma1, mu2, sigma2) == frechet_distance(mu1, sigma1, mu2, sigma2)  # BasicSR's
     assert features_frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
     assert features_frechet_distance(a, (mu2, sigma2)) == pytest.approx(expected, rel=1e-6)
     # fewer images than dimensions (singular covariances, as on validation sets), where the features' small

@@ -41,6 +41,16 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return _combine(mu1, mu2, np.trace(sigma1), np.trace(sigma2), _sqrt_eigenvalue_sum(root1 @ sigma2 @ root1))
 
 
+def calculate_fid(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
+                  eps: float = 1e-6) -> float:
+    """BasicSR's ``basicsr.metrics.fid.calculate_fid``: :func:`frechet_distance` of two Gaussians. ``eps`` (the
+    diagonal offset BasicSR adds when scipy's square root fails) is accepted and not needed here."""
+    if np.shape(mu1) != np.shape(mu2) or np.shape(sigma1) != np.shape(sigma2):
+        raise ValueError(f'calculate_fid: the two Gaussians differ in dimension: means {np.shape(mu1)} and '
+                         f'{np.shape(mu2)}, covariances {np.shape(sigma1)} and {np.shape(sigma2)}.')
+    return frechet_distance(mu1, sigma1, mu2, sigma2)
+
+
 def _combine(mu1: np.ndarray, mu2: np.ndarray, trace1: float, trace2: float, trace_root: float) -> float:
     diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)
     return float(diff @ diff + trace1 + trace2 - 2 * trace_root)
