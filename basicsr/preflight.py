@@ -4,6 +4,7 @@ from typing import Any, Iterator
 
 from basicsr.metrics import check_metric_files
 from basicsr.utils.errors import BasicSRError, OptionError, OptionErrors
+from basicsr.utils.known_files import download_hint
 from basicsr.utils.options import DATASET_PATH_KEYS
 from basicsr.utils.registry import REGISTRIES
 
@@ -23,10 +24,10 @@ def _missing_paths(opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
         for key in DATASET_PATH_KEYS:
             value = dataset.get(key)
             if isinstance(value, str) and not Path(value).exists():
-                yield f'datasets.{name}.{key}', f'{value} does not exist.' + _hint(value)
+                yield f'datasets.{name}.{key}', f'{value} does not exist.' + download_hint(value)
     for key, value in opt['path'].items():
         if (key.startswith('pretrain_network_') or key == 'resume_state') and value and not Path(value).is_file():
-            yield f'path.{key}', f'{value}: file not found.' + _hint(value)
+            yield f'path.{key}', f'{value}: file not found.' + download_hint(value)
 
 
 def _plugin_problems(opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -51,11 +52,3 @@ def _plugin_problems(opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
             yield key_path, str(err)
 
 
-def _hint(path: str) -> str:
-    """How to get a missing file, when the project knows (see basicsr.utils.download_util)."""
-    try:
-        from basicsr.utils.download_util import how_to_get
-    except ImportError:
-        return ''
-    command = how_to_get(path)
-    return f' Get it with: {command}' if command else ''

@@ -18,7 +18,8 @@ from basicsr.data.demo_data import prepare_demo_data
 from basicsr.data.sampler import EnlargedSampler
 from basicsr.models import build_model
 from basicsr.preflight import check_inputs
-from basicsr.utils.checkpoint import load_checkpoint, remove_stale_temporaries, resumable_states
+from basicsr.utils.checkpoint import (last_complete_checkpoint_hint, load_resumable_state, network_files,
+                                      remove_stale_temporaries, resumable_states)
 from basicsr.utils.dist_util import broadcast_object, close_dist, get_dist_info, init_dist
 from basicsr.utils.errors import BasicSRError, CheckpointError, OptionError, TrainingInterrupted
 from basicsr.utils.logger import MessageLogger, get_env_info, get_root_logger, init_tb_logger, init_wandb_logger
@@ -69,11 +70,16 @@ def resume_command(argv: Sequence[str], root_path: str | None) -> str:
 
 def find_resume_state(opt: dict[str, Any]) -> dict[str, Any] | None:
     """The training state to resume from (``path.resume_state`` or, with ``--auto_resume``, the newest complete
-    one), with ``path.pretrain_network_*`` pointed at the networks saved with it."""
+    one), with ``path.pretrain_network_*`` pointed at the networks saved with it.
+
+    With ``--auto_resume`` a state that is unreadable, not a training state, or whose network files are missing is
+    skipped with a warning, and the previous complete one is used.
+    """
     paths = opt['path']
+    labels = [label for label in ('g', 'd') if opt.get(f'network_{label}')]  # states that do not list theirs
     state_path, state = paths['resume_state'], None
     if state_path is not None:
-        state = load_checkpoint(state_path)
+        state = load_resumable_state(state_path, labels)
     elif opt['auto_resume']:
         if opt['rank'] == 0:
             for folder in (paths['training_states'], paths['models']):
@@ -81,26 +87,20 @@ def find_resume_state(opt: dict[str, Any]) -> dict[str, Any] | None:
                     get_root_logger().warning(f'Removed {stale}, left by an interrupted checkpoint write.')
             for candidate in resumable_states(paths['training_states'], paths['models']):
                 try:
-                    state, state_path = load_checkpoint(candidate), candidate
+                    state, state_path = load_resumable_state(candidate, labels), candidate
                     break
                 except CheckpointError as err:
-                    get_root_logger().warning(f'Skipping an unreadable training state: {err}')
+                    get_root_logger().warning(f'Skipping a training state that cannot be resumed from: {err}')
         state_path = broadcast_object(state_path)  # every rank resumes from the state rank 0 picked
         if state is None and state_path is not None:
-            state = load_checkpoint(state_path)
+            state = load_resumable_state(state_path, labels)
     if state is None:
         return None
-    models = Path(state_path).resolve().parent.parent / 'models'
-    for label in state_networks(state, opt):
-        paths[f'pretrain_network_{label}'] = str(models / f"net_{label}_{state['iter']}.pth")
+    for label, path in network_files(state_path, state, labels).items():
+        paths[f'pretrain_network_{label}'] = str(path)
         paths[f'param_key_{label}'] = 'params'  # the trained weights, not the EMA a fine-tune may start from
     paths['resume_state'] = str(state_path)
     return state
-
-
-def state_networks(state: dict[str, Any], opt: dict[str, Any]) -> list[str]:
-    """The labels of the networks saved with a training state (states of older versions: g, and d if any)."""
-    return list(state.get('networks') or [label for label in ('g', 'd') if opt.get(f'network_{label}')])
 
 
 def create_train_val_dataloaders(opt: dict[str, Any], logger: logging.Logger) -> tuple:
@@ -201,10 +201,9 @@ def stop_on_interrupt(enabled: bool) -> Iterator[StopRequest]:
     try:
         previous = signal.getsignal(signal.SIGINT) if enabled else None
         if enabled:
-            def request_stop(signum: int, frame: Any) -> None:
+            def request_stop(signum: int, frame: Any) -> None:  # no logging here: it may interrupt a log write
                 stop.requested = True
                 signal.signal(signal.SIGINT, previous)  # a second Ctrl-C is a KeyboardInterrupt
-                get_root_logger().warning('Ctrl-C: stopping after this step (press it again to stop at once).')
 
             signal.signal(signal.SIGINT, request_stop)
     except ValueError:  # not the main thread: signals cannot be handled here
@@ -266,13 +265,20 @@ def _train_loop(opt: dict[str, Any], model: Any, train_loader: Any, sampler: Enl
 
 
 def _save(model: Any, position: TrainingPosition, logger: logging.Logger) -> None:
+    """Save a checkpoint; a failed write (e.g. a full disk) is one CheckpointError naming the last complete one."""
     logger.info(f'Saving models and training state of iteration {position.iter}.')
-    model.save(position.epoch, position.iter, iter_in_epoch=position.iter_in_epoch)
+    try:
+        model.save(position.epoch, position.iter, iter_in_epoch=position.iter_in_epoch)
+    except CheckpointError as err:
+        paths = model.opt['path']
+        hint = last_complete_checkpoint_hint(paths['training_states'], paths['models'])
+        raise CheckpointError(f'{err} {hint}') from None
     position.last_saved = position.iter
 
 
 def _stop(opt: dict[str, Any], model: Any, position: TrainingPosition, logger: logging.Logger) -> None:
     """End a run stopped by Ctrl-C, saving first with ``logger.save_on_interrupt``."""
+    logger.warning(f'Ctrl-C: stopping after iteration {position.iter}.')
     if opt['logger']['save_on_interrupt'] and position.last_saved != position.iter:
         _save(model, position, logger)
     saved = (f'the last saved checkpoint is iteration {position.last_saved}' if position.last_saved is not None

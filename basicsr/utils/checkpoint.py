@@ -204,8 +204,8 @@ def load_training_state(path: str | os.PathLike, map_location: str | torch.devic
 
 
 def network_files(state_path: str | os.PathLike, state: dict[str, Any], labels: Sequence[str] | None = None,
-                  models_dir: str | os.PathLike | None = None) -> list[Path]:
-    """The network files ``<models>/net_<label>_<iter>.pth`` that belong to a training state.
+                  models_dir: str | os.PathLike | None = None) -> dict[str, Path]:
+    """The network files ``<models>/net_<label>_<iter>.pth`` that belong to a training state, by label.
 
     Labels: those the state lists (``state['networks']``) when it has them, else ``labels`` (the networks of the
     options, e.g. ``['g', 'd']``), else ``['g']``. ``models_dir`` defaults to the experiment's ``models`` folder
@@ -213,7 +213,7 @@ def network_files(state_path: str | os.PathLike, state: dict[str, Any], labels: 
     """
     labels = state.get('networks') or labels or ['g']
     models = Path(models_dir) if models_dir is not None else Path(state_path).resolve().parent.parent / 'models'
-    return [models / f"net_{label}_{state['iter']}.pth" for label in labels]
+    return {label: models / f"net_{label}_{state['iter']}.pth" for label in labels}
 
 
 def check_checkpoint_complete(state_path: str | os.PathLike, state: dict[str, Any],
@@ -221,7 +221,7 @@ def check_checkpoint_complete(state_path: str | os.PathLike, state: dict[str, An
                               models_dir: str | os.PathLike | None = None) -> None:
     """CheckpointError naming the state and the missing files unless every network file of
     :func:`network_files` exists."""
-    missing = [str(p) for p in network_files(state_path, state, labels, models_dir) if not p.is_file()]
+    missing = [str(p) for p in network_files(state_path, state, labels, models_dir).values() if not p.is_file()]
     if missing:
         raise CheckpointError(f"{state_path}: incomplete checkpoint: network file(s) {', '.join(missing)} "
                               'not found.')

@@ -283,6 +283,9 @@ class _Validator:
         if 'type' not in value:
             self.fail(path + ('type',), f'required but missing (names the {spec.registry} to use).')
             return value
+        if not isinstance(value['type'], str):
+            self.fail(path + ('type',), f"expected the name of a {spec.registry}, got {value['type']!r}.")
+            return value
         try:
             target = REGISTRIES[spec.registry].get(value['type'], '.'.join(path + ('type',)))
         except OptionError as err:
