@@ -413,7 +413,7 @@ class Bench:
         timer = self.timer if self.device == cpu else Timer(cpu, self.args.warmup, self.args.repeats, self.args.budget)
         timing = timer(torch.inference_mode()(lambda: super_resolve(net, lq)))
         self.add(Row('inference', name, f'CPU fp32, one {CPU_LQ}x{CPU_LQ} LR image', timing.seconds, 's/image',
-                     timing.runs, note=f'{torch.get_num_threads()} threads, output {CPU_LQ * SCALE}x{CPU_LQ * SCALE}'))
+                     timing.runs, note=f'torch threads: {torch.get_num_threads()}, output {CPU_LQ * SCALE}x{CPU_LQ * SCALE}'))
 
     # ----------------------------------------------------------------------------------------- validation
     def validation_section(self, name: str, combos: list[Combo]) -> None:
