@@ -9,7 +9,8 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from basicsr.losses import build_loss
-from basicsr.metrics import calculate_metric, mean_metrics
+from basicsr.metrics import (build_dataset_metrics, calculate_metric, gather_dataset_metrics, mean_metrics,
+                             split_metrics)
 from basicsr.models.base_model import BaseModel
 from basicsr.models.inference import super_resolve
 from basicsr.utils.dist_util import all_gather_objects, barrier, gather_to_master, get_dist_info
@@ -145,12 +146,16 @@ class SRModel(BaseModel):
         Works in one process and, on every rank's share, in distributed runs (see :meth:`dist_validation`): each
         rank runs its share of the images (the loader's ShardSampler); the per-image values are gathered on every
         rank in dataset order, each image once, so the means equal one process's. Rank 0 writes the images of all
-        ranks. With ``tb_logger``, the first ``val.tb_images`` images also go to TensorBoard as bicubic | SR | GT
-        grids. Returns the per-image metric values, ``{image_name: {metric_name: value}}``.
+        ranks. Set-level metrics (FID) see every image of every rank and are computed once over the set. With
+        ``tb_logger``, the first ``val.tb_images`` images also go to TensorBoard as bicubic | SR | GT grids.
+        Returns the per-image metric values, ``{image_name: {metric_name: value}}``.
         """
         dataset_name = dataset_name_of(dataloader)
         val_opt = self.opt['val']
-        metrics_opt = val_opt.get('metrics') or {}
+        all_metrics_opt = val_opt.get('metrics') or {}
+        metrics_opt, _ = split_metrics(all_metrics_opt)  # per image; set-level ones (FID) see every image
+        set_metrics = build_dataset_metrics(all_metrics_opt)
+        self.metric_results = {}
         baseline_due = val_opt.get('bicubic_baseline') and dataset_name not in self._bicubic_logged
         rows = {}  # dataset index -> (image name, metric values, bicubic metric values), for this rank's images
         for index, data in sharded_batches(dataloader, f'Validate {dataset_name}', val_opt.get('pbar', True)):
@@ -168,12 +173,15 @@ class SRModel(BaseModel):
                     baseline = (self._metrics(imresize(self.lq, self.opt['scale']), metrics_opt)
                                 if baseline_due else {})
                     rows[index] = (img_name, self._metrics(self.output, metrics_opt), baseline)
+                for metric in set_metrics.values():
+                    metric.update(self.output, gt)
                 self.gt = None
                 del self.lq, self.output
             if save_img:
                 self._save_images_on_master(image, dataset_name, current_iter)
         for rank_rows in all_gather_objects(rows):  # each image once, in dataset order, on every rank
             rows.update(rank_rows)
+        set_values = gather_dataset_metrics(set_metrics)  # over every rank's images, on every rank
         ordered = [rows[index] for index in sorted(rows)]
         per_image = {name: values for name, values, _ in ordered}
         bicubic = {name: baseline for name, _, baseline in ordered if baseline}
@@ -184,8 +192,9 @@ class SRModel(BaseModel):
         if metrics_opt and not per_image:
             self.logger.warning(f'Validation {dataset_name}: no GT images, so the metrics '
                                 f"({', '.join(metrics_opt)}) were not computed.")
-        if per_image and metrics_opt:
-            self.metric_results = mean_metrics(per_image)
+        means = {**(mean_metrics(per_image) if metrics_opt else {}), **set_values}
+        if means:
+            self.metric_results = {name: means[name] for name in all_metrics_opt if name in means}
             self._initialize_best_metric_results(dataset_name)
             for name, value in self.metric_results.items():
                 self._update_best_metric_result(dataset_name, name, value, current_iter)
