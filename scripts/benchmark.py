@@ -412,8 +412,9 @@ class Bench:
         lq = torch.rand(1, 3, CPU_LQ, CPU_LQ, generator=torch.Generator().manual_seed(0))
         timer = self.timer if self.device == cpu else Timer(cpu, self.args.warmup, self.args.repeats, self.args.budget)
         timing = timer(torch.inference_mode()(lambda: super_resolve(net, lq)))
+        note = f'torch threads: {torch.get_num_threads()}, output {CPU_LQ * SCALE}x{CPU_LQ * SCALE}'
         self.add(Row('inference', name, f'CPU fp32, one {CPU_LQ}x{CPU_LQ} LR image', timing.seconds, 's/image',
-                     timing.runs, note=f'torch threads: {torch.get_num_threads()}, output {CPU_LQ * SCALE}x{CPU_LQ * SCALE}'))
+                     timing.runs, note=note))
 
     # ----------------------------------------------------------------------------------------- validation
     def validation_section(self, name: str, combos: list[Combo]) -> None:
