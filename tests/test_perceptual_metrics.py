@@ -226,7 +226,8 @@ def test_identical_sets_are_at_distance_zero_in_any_order():
 
 @pytest.fixture
 def cheap_features(monkeypatch):
-    """Inception replaced by a fixed random projection of the image (the merging logic does not need Inception)."""
+    """Inception replaced by a fixed random projection of the image, for what does not need Inception (the merging
+    logic, the statistics files); the network itself is tested against pytorch-fid."""
     projection = torch.randn(3 * 8 * 8, 2048, generator=torch.Generator().manual_seed(0))
 
     def features(images, pretrained=True, inception_weights_path=None):
@@ -234,6 +235,7 @@ def cheap_features(monkeypatch):
         return (pooled @ projection).numpy()
 
     monkeypatch.setattr(fid_module, 'inception_features', features)
+    monkeypatch.setattr(fid_reference_stats, 'inception_features', features)
 
 
 def test_merged_shards_give_exactly_the_single_process_value(cheap_features):
@@ -318,7 +320,7 @@ def test_fid_inception_is_pytorch_fids_network(tmp_path, monkeypatch):
         FIDInceptionV3(inception_weights_path=str(tmp_path / 'imagenet.pth'))
 
 
-def test_fid_statistics_script_and_the_metric_agree(tmp_path, capsys):
+def test_fid_statistics_script_and_the_metric_agree(tmp_path, capsys, cheap_features):
     images = [synthetic_image(seed, 40, 48) for seed in range(2)]
     for index, img in enumerate(images):
         imwrite(img, tmp_path / 'ref' / f'{index}.png')
@@ -331,9 +333,15 @@ def test_fid_statistics_script_and_the_metric_agree(tmp_path, capsys):
     assert sorted(p.name for p in output.parent.iterdir()) == ['ref.npz']  # written through a temporary file
     with pytest.raises(SystemExit, match='exists; pass --overwrite'):
         fid_reference_stats.main(argv)
-    metric = FrechetInceptionDistance(reference_stats=str(output), pretrained=False)
-    metric.update(torch.cat([to_tensor(img) for img in images]), None)
-    assert abs(metric.compute()) < 1e-6 * np.trace(load_reference_stats(output)[1])  # the same images
+    trace = np.trace(load_reference_stats(output)[1])
+    for flip, tolerance in ((False, 1e-6), (True, None)):
+        metric = FrechetInceptionDistance(reference_stats=str(output), pretrained=False)
+        batch = torch.cat([to_tensor(img) for img in images])
+        metric.update(batch.flip(-1) if flip else batch, None)
+        if tolerance:  # the same images, read as the metric sees them
+            assert abs(metric.compute()) < tolerance * trace
+        else:
+            assert metric.compute() > 0.01 * trace
 
 
 # ----------------------------------------------------------------------------------------------- MS-SSIM
