@@ -131,9 +131,10 @@ def test_slurm_launched_testing_writes_the_table_of_one_process(runs, tmp_path):
     scontrol.write_text('#!/bin/sh\necho localhost\n')
     scontrol.chmod(0o755)
     opt = runs['opt']
+    fid = {'type': 'calculate_fid', 'better': 'lower', 'pretrained': False}  # set-level: gathered from the ranks
     test_opt = {'name': 'eval', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0,
                 'datasets': {'test': opt['datasets']['val']}, 'network_g': opt['network_g'],
-                'val': {'pbar': False, 'save_img': True, 'metrics': opt['val']['metrics']},
+                'val': {'pbar': False, 'save_img': True, 'metrics': {**opt['val']['metrics'], 'fid': fid}},
                 'path': {'param_key_g': 'params_ema',
                          'pretrain_network_g': str(runs['dist'] / 'models' / 'net_g_6.pth')}}
 
@@ -152,9 +153,16 @@ def test_slurm_launched_testing_writes_the_table_of_one_process(runs, tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for r in (0, 1)]
     outputs = [task.communicate(timeout=300)[0] for task in tasks]
     assert [task.returncode for task in tasks] == [0, 0], '\n'.join(o[-3000:] for o in outputs)
-    single_table = (tmp_path / 'single' / 'results' / 'eval' / 'metrics.csv').read_text()
-    assert (tmp_path / 'dist' / 'results' / 'eval' / 'metrics.csv').read_text() == single_table
-    assert len(single_table.splitlines()) == 1 + 5 + 1  # header, each image once, mean
+    single_table = (tmp_path / 'single' / 'results' / 'eval' / 'metrics.csv').read_text().splitlines()
+    dist_table = (tmp_path / 'dist' / 'results' / 'eval' / 'metrics.csv').read_text().splitlines()
+    assert len(single_table) == 1 + 5 + 1  # header, each image once, mean
+    assert single_table[0] == 'dataset,image,fid,psnr,ssim'
+    assert all(row.split(',')[2] == '' for row in single_table[1:-1])  # FID: one value for the set
+    # per-image metrics are identical; the FID features differ in float rounding between processes
+    fid = [float(table[-1].split(',')[2]) for table in (single_table, dist_table)]
+    assert fid[0] > 0 and fid[1] == pytest.approx(fid[0], rel=1e-5)
+    assert [row.split(',')[:2] + row.split(',')[3:] for row in dist_table] == [
+        row.split(',')[:2] + row.split(',')[3:] for row in single_table]
     assert files_below(tmp_path / 'dist' / 'results' / 'eval' / 'visualization') == [
         f'val5/img{i:02d}_eval.png' for i in range(5)]
 

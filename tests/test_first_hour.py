@@ -1,20 +1,17 @@
 """What a newcomer meets first: flags answered at once, every option and input problem reported in one pass
 before anything is written, one-line warnings for odd runs, and a clean Ctrl-C that says how to continue."""
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-import torch
 
 from basicsr.archs.srresnet_arch import MSRResNet
 from basicsr.models.sr_model import SRModel
 from basicsr.train import train_pipeline
 from basicsr.utils.checkpoint import save_checkpoint
-from basicsr.utils.errors import OptionError, OptionErrors
+from basicsr.utils.errors import OptionErrors
 from basicsr.utils.options import parse_options
 from basicsr.utils.sanity import sanity_warnings
 

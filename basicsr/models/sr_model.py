@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from basicsr.losses import build_loss
-from basicsr.metrics import (build_dataset_metrics, calculate_metric, gather_dataset_metrics, mean_metrics,
+from basicsr.metrics import (build_dataset_metrics, calculate_tensor_metric, gather_dataset_metrics, mean_metrics,
                              split_metrics)
 from basicsr.models.base_model import BaseModel
 from basicsr.models.inference import super_resolve
@@ -218,7 +218,7 @@ class SRModel(BaseModel):
         return result
 
     def _metrics(self, sr: torch.Tensor, metrics_opt: dict[str, dict[str, Any]]) -> dict[str, float]:
-        return {name: calculate_metric(sr, self.gt, opt) for name, opt in metrics_opt.items()}
+        return {name: calculate_tensor_metric(sr, self.gt, opt) for name, opt in metrics_opt.items()}
 
     def _save_images_on_master(self, image: tuple[str, np.ndarray] | None, dataset_name: str,
                                current_iter: int) -> None:

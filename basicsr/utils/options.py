@@ -5,6 +5,7 @@ framework reads (``opt['train']['total_iter']``, as in BasicSR). Every problem i
 as an OptionError naming the file, line and key path.
 """
 import copy
+import inspect
 import os
 import random
 from pathlib import Path
@@ -15,6 +16,7 @@ import yaml
 
 from basicsr.utils.errors import OptionError, OptionErrors
 from basicsr.utils.logger import get_root_logger
+from basicsr.utils.opt_dict import takes_opt_dict
 from basicsr.utils.option_schema import DATASET, REQUIRED, ROOT, TRAIN, Key, MapOf, Plugin, Section
 from basicsr.utils.registry import REGISTRIES, accepted_arguments, check_arguments, load_plugins, unknown_key_error
 from basicsr.utils.typecheck import check_value
@@ -291,11 +293,10 @@ class _Validator:
         except OptionError as err:
             self.record(err, path)
             return value
-        accepted = accepted_arguments(target, spec.injected)
-        if accepted == ['opt']:  # a BasicSR-style plug-in taking one option dict: its keys are its own business
-            framework = self.section({k: v for k, v in value.items() if k in spec.keys}, Section(spec.keys), path)
-            return {**value, **framework}
         framework = self.section({k: v for k, v in value.items() if k in spec.keys}, Section(spec.keys), path)
+        if inspect.isclass(target) and takes_opt_dict(target):  # a BasicSR plug-in reading one dict: its keys
+            return {**value, **framework}                         # are its own business
+        accepted = accepted_arguments(target, spec.injected)
         arguments = {}
         for key, item in value.items():
             if key == 'type' or key in spec.keys:
