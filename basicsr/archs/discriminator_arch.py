@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import spectral_norm
 
+from basicsr.utils.errors import ShapeMismatchError
 from basicsr.utils.registry import ARCH_REGISTRY
 
 
@@ -17,7 +18,7 @@ def _check_size(net: nn.Module, x: torch.Tensor, expected: int | None, multiple:
     h, w = x.shape[-2:]
     if (expected is not None and (h, w) != (expected, expected)) or h % multiple or w % multiple:
         wanted = f'{expected}x{expected}' if expected is not None else f'a multiple of {multiple}'
-        raise ValueError(f'{net.__class__.__name__} expects inputs of {wanted} pixels, got {h}x{w}; '
+        raise ShapeMismatchError(f'{net.__class__.__name__} expects inputs of {wanted} pixels, got {h}x{w}; '
                          'match datasets.train.gt_size to the discriminator.')
 
 
