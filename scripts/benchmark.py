@@ -22,9 +22,9 @@ Sections (``--sections``):
 * ``metrics``: PSNR + SSIM of a 512x512 image, on Y and on RGB: the torch functions on the device against the
   numpy reference, with the largest relative difference of their values. The two are timed one after the other,
   not alternately (alternating with OpenCV's thread pool slows torch down, which validation never does).
-  Then the perceptual metrics of the same pair on the device: LPIPS (alex, vgg), DISTS, MS-SSIM (numpy and torch),
-  and the FID Inception features of one image (resized to 299x299), with random weights (same cost as the
-  published ones, which need files; the networks are built before timing).
+  Then the perceptual metrics of such a pair (192x192 with ``--quick``) on the device: LPIPS (alex, vgg), DISTS,
+  MS-SSIM (numpy and torch), and the FID Inception features of one image (resized to 299x299), with random weights
+  (same cost as the published ones, which need files; the networks are built before timing).
 * ``degradation``: ms per batch (12 GT patches of 256x256, x4) of the synthetic degradation pipelines on the device
   (``basicsr.data.degradation_pipeline``: Real-ESRGAN's second-order one, BSRGAN's shuffled one) and of the GT's
   unsharp masking that Real-ESRGAN's recipe adds; each timed run draws new parameters (resize factors, orders), so the
@@ -128,12 +128,13 @@ class Sizes:
     data_batches: int  # batches per timed dataloader run
     val_images: int
     metric_size: int  # PSNR/SSIM image side
+    perceptual_size: int  # LPIPS/DISTS/MS-SSIM/FID image side (VGG16 at 512x512 takes seconds on a CPU)
 
 
 STANDARD = Sizes(train_lq=32, infer_lq=64, data_images=16, data_hr=480, data_gt_size=128, data_batch=16,
-                 data_batches=8, val_images=2, metric_size=512)
+                 data_batches=8, val_images=2, metric_size=512, perceptual_size=512)
 QUICK = Sizes(train_lq=16, infer_lq=32, data_images=8, data_hr=192, data_gt_size=64, data_batch=4,
-              data_batches=4, val_images=2, metric_size=512)
+              data_batches=4, val_images=2, metric_size=512, perceptual_size=192)
 
 
 @dataclass(frozen=True)
@@ -499,10 +500,13 @@ class Bench:
             self.add(Row('metrics', f'{size}x{size}', f'torch on {self.device.type}, {channels}',
                          timing.seconds * 1000, 'ms/image', timing.runs, reference.seconds / timing.seconds,
                          note=f'max relative difference {difference:.1e}'))
-        self.perceptual_metrics(size, noisy, hr, sr_t, hr_t)
+        self.perceptual_metrics()
 
-    def perceptual_metrics(self, size: int, noisy: np.ndarray, hr: np.ndarray, sr_t: torch.Tensor,
-                           hr_t: torch.Tensor) -> None:
+    def perceptual_metrics(self) -> None:
+        size = self.sizes.perceptual_size
+        hr = synthetic_hr(7, size)
+        noisy = np.clip(hr + np.random.default_rng(1).normal(0, 8, hr.shape), 0, 255).round().astype(np.uint8)
+        sr_t, hr_t = image_tensor(noisy).to(self.device), image_tensor(hr).to(self.device)
         device = self.device.type
         cases = [
             (f'LPIPS-alex on {device}', lambda: calculate_lpips_pt(sr_t, hr_t, net='alex', pretrained=False)),
