@@ -18,13 +18,13 @@ from basicsr.archs import build_network
 from basicsr.data.paired_image_dataset import PairedImageDataset
 from basicsr.data.realesrgan_dataset import RealESRGANDataset
 from basicsr.models import build_model
-from basicsr.models.online_degradation import TrainingPairPool, synthesis_seed
+from basicsr.models.online_degradation import SYNTHESIS_KEYS, TrainingPairPool, synthesis_seed
 from basicsr.utils.checkpoint import load_checkpoint, save_checkpoint
 from basicsr.utils.errors import OptionError
 from basicsr.utils.img_util import imwrite
 from basicsr.utils.options import parse_options
 
-from conftest import SHORT, make_pairs, synthetic_image, train, write_yaml
+from conftest import ROOT, SHORT, make_pairs, synthetic_image, train, write_yaml
 from test_basicsr_compat import vgg19_weights  # noqa: F401  (fixture: VGG19 weights where torchvision looks)
 
 OPTIONS = Path(__file__).resolve().parent / 'realesrgan_options'
@@ -251,3 +251,24 @@ def test_option_defaults_are_the_published_values(tmp_path):
                 'gray_noise_prob2', 'poisson_scale_range2', 'high_order_degradation'):
         assert opt[key] == published[key], key
     assert np.isclose(opt['gaussian_noise_prob'], 0.5)
+
+
+@pytest.mark.parametrize('shipped, published', [('realesrnet_x4plus.yml', REALESRNET_X4PLUS),
+                                                ('realesrgan_x4plus.yml', REALESRGAN_X4PLUS)])
+def test_the_shipped_recipes_have_the_published_values(tmp_path, shipped, published):
+    ours = parse_options(ROOT / 'options' / shipped, root_path=tmp_path)
+    theirs = parse_options(published, root_path=tmp_path)
+    for key in ('model_type', 'scale', 'network_g', 'network_d', 'train', 'gt_usm', 'l1_gt_usm', 'percep_gt_usm',
+                'gan_gt_usm', *SYNTHESIS_KEYS):
+        assert ours.get(key) == theirs.get(key), key
+    kernel_keys = set(theirs['datasets']['train']) - {'name', 'dataroot_gt', 'meta_info'}
+    assert {k: ours['datasets']['train'][k] for k in kernel_keys} == \
+        {k: theirs['datasets']['train'][k] for k in kernel_keys}
+    assert ours['path']['pretrain_network_g'].endswith(Path(theirs['path']['pretrain_network_g']).name)
+
+
+@pytest.mark.parametrize('demo', ['train_realesrnet_x4_demo.yml', 'train_realesrgan_x4_demo.yml'])
+def test_the_demo_option_files_validate(demo):
+    opt = parse_options(ROOT / 'options' / 'demo' / demo, root_path=ROOT)
+    assert opt['model_type'] in ('RealESRNetModel', 'RealESRGANModel') and opt['num_gpu'] == 'auto'
+    assert opt['queue_size'] % opt['datasets']['train']['batch_size_per_gpu'] == 0
