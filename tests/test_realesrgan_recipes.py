@@ -272,3 +272,25 @@ def test_the_demo_option_files_validate(demo):
     opt = parse_options(ROOT / 'options' / 'demo' / demo, root_path=ROOT)
     assert opt['model_type'] in ('RealESRNetModel', 'RealESRGANModel') and opt['num_gpu'] == 'auto'
     assert opt['queue_size'] % opt['datasets']['train']['batch_size_per_gpu'] == 0
+
+
+def test_the_synthesis_state_restores_generator_and_pool(tmp_path, basicsr_log):
+    opt = recipe_options(tmp_path, deterministic=True)
+    batch = gt_batch(opt)
+    model = parsed_model(tmp_path, opt)
+    for _ in range(2):  # fills the pool of 4
+        model.feed_data(batch)
+    state = model.synthesis_state()
+    assert state['pool']['filled'] == 4
+    model.feed_data(batch)
+    expected = model.lq
+
+    same = parsed_model(tmp_path, {**opt, 'manual_seed': 5})
+    same.load_synthesis_state(state)
+    same.feed_data(batch)
+    assert torch.equal(same.lq, expected)  # same generator state and pool: same pairs
+
+    other = parsed_model(tmp_path, {**opt, 'queue_size': 2})
+    other.load_synthesis_state(state)
+    assert 'The saved pool holds 4 pairs, queue_size is 2: the pool starts empty.' in basicsr_log.text
+    assert other.pair_pool.filled == 0

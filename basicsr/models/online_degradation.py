@@ -19,6 +19,7 @@ from basicsr.data.realesrgan_dataset import RealESRGANDataset
 from basicsr.data.transforms import paired_random_crop
 from basicsr.utils import torch_random
 from basicsr.utils.dist_util import gather_to_master, get_dist_info
+from basicsr.utils.errors import OptionError
 from basicsr.utils.img_process_util import USMSharp
 from basicsr.utils.option_schema import Key, Section, non_negative, positive
 from basicsr.utils.registry import DATASET_REGISTRY
@@ -166,7 +167,8 @@ class TrainingPairPool:
         b = lq.size(0)
         if self.lq is None:
             if self.size % b:
-                raise ValueError(f'queue_size {self.size} is not a multiple of the batch size {b}.')
+                raise OptionError(f'queue_size: {self.size} is not a multiple of the batch size {b}.',
+                                  key_path='queue_size')
             self.lq = lq.new_zeros((self.size, *lq.shape[1:]))
             self.gt = gt.new_zeros((self.size, *gt.shape[1:]))
         if self.filled < self.size:
@@ -185,8 +187,6 @@ class TrainingPairPool:
                 'lq': None if self.lq is None else self.lq.cpu(), 'gt': None if self.gt is None else self.gt.cpu()}
 
     def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
-        if state['size'] != self.size:
-            raise ValueError(f"the saved pool holds {state['size']} pairs, queue_size is {self.size}.")
         self.filled = state['filled']
         self.lq = None if state['lq'] is None else state['lq'].to(device)
         self.gt = None if state['gt'] is None else state['gt'].to(device)
@@ -280,8 +280,12 @@ class SyntheticPairs:
                                 f'{self.device.type}: it keeps its fresh seed.')
             return
         self.synthesis_generator.set_state(state['generator'])
-        if 'pool' in state:
+        saved_size = state['pool']['size'] if 'pool' in state else None
+        if saved_size == self.pair_pool.size:
             self.pair_pool.load_state_dict(state['pool'], self.device)
+        elif saved_size is not None:
+            self.logger.warning(f'The saved pool holds {saved_size} pairs, queue_size is {self.pair_pool.size}: '
+                                'the pool starts empty.')
 
     def save_training_state(self, epoch: int, current_iter: int, **extra: Any) -> None:
         if self.synthesize:
