@@ -216,7 +216,7 @@ def test_benchmark_quick_json(tmp_path):
     report = json.loads(out.read_text())
     assert {'machine', 'settings', 'results'} <= set(report)
     sections = {row['section'] for row in report['results']}
-    assert sections == {'train', 'inference', 'data', 'validation', 'metrics'}
+    assert sections == {'train', 'inference', 'data', 'validation', 'metrics', 'degradation'}
     for row in report['results']:
         assert row['value'] > 0 and row['runs'] >= 1 and row['unit']
     train = {row['config']: row for row in report['results'] if row['section'] == 'train'}
