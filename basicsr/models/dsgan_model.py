@@ -23,7 +23,7 @@ class DSGANModel(SRGANModel):
     Losses (``train.*``), as in the paper with frequency separation always on (``train.frequency_separation``,
     avg 5x5 by default):
         pixel_opt: the colour loss, between the low frequencies of G(X_b) and X_b (logged as ``l_g_pix``).
-        perceptual_opt: between G(X_b) and X_b (the paper uses LPIPS; here the VGG PerceptualLoss).
+        perceptual_opt: between G(X_b) and X_b (LPIPSLoss in options/dsgan_x4.yml, as in the paper).
         gan_opt: the adversarial loss; the discriminator sees the high frequencies of G(X_b) (fake) and z (real).
     The update schedule, optimisers, saving and resuming are SRGANModel's.
 

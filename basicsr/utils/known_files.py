@@ -113,6 +113,19 @@ WEIGHTS: dict[str, tuple[RemoteFile, ...]] = {
         RemoteFile('vgg19_bn-c79401a0.pth', ('https://download.pytorch.org/models/vgg19_bn-c79401a0.pth',),
                    folder=HUB_CHECKPOINTS, note='VGG19-BN ImageNet (vgg_type: vgg19_bn)'),
     ),
+    'PERCEPTUAL': (
+        # The backbones of LPIPS (AlexNet, VGG16) and DISTS (VGG16), from torchvision, and the FID Inception network
+        # from pytorch-fid's release; their names carry the SHA-256 prefix (torch hub's convention), which is checked.
+        # LPIPS's linear heads and DISTS's alpha/beta come with the lpips / torchmetrics packages (.[metrics]).
+        RemoteFile('alexnet-owt-7be5be79.pth', ('https://download.pytorch.org/models/alexnet-owt-7be5be79.pth',),
+                   folder=HUB_CHECKPOINTS, note='AlexNet ImageNet (calculate_lpips / LPIPSLoss, net: alex)'),
+        RemoteFile('vgg16-397923af.pth', ('https://download.pytorch.org/models/vgg16-397923af.pth',),
+                   folder=HUB_CHECKPOINTS, note='VGG16 ImageNet (LPIPS net: vgg, DISTS)'),
+        RemoteFile('pt_inception-2015-12-05-6726825d.pth',
+                   ('https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/'
+                    'pt_inception-2015-12-05-6726825d.pth',),
+                   folder=HUB_CHECKPOINTS, note='FID Inception (calculate_fid)'),
+    ),
     'NIQE': (
         # BasicSR ships the authors' pristine model in its repository; pinned to the v1.4.2 release tag. No hash is
         # published: the metric checks the arrays' shapes and values when it loads the file.
