@@ -23,6 +23,8 @@ from basicsr.archs.rcan_arch import DIV2K_RGB_MEAN
 from basicsr.utils.checkpoint import load_state_dict, save_checkpoint
 from basicsr.utils.errors import CheckpointError
 
+MEAN_SHIFT_ARCHS = ('RCAN', 'EDSR')  # official layouts carrying EDSR-PyTorch's MeanShift convolutions
+
 
 def layout_help() -> str:
     return '; '.join(f'{arch}: ' + ', '.join(f'{name} = {layout.description}' for name, layout in layouts.items())
@@ -55,14 +57,14 @@ def convert(state: dict, arch: str, target: str, rgb_mean: list[float], img_rang
     if source == target:
         raise CheckpointError(f'already in the {target} layout of {arch}; nothing to convert.')
     note = f'{arch}: {source} -> {target} layout'
-    if arch == 'RCAN' and source != BASICSR:
-        state, shift = pop_rcan_mean_shift(state)
+    if arch in MEAN_SHIFT_ARCHS and source != BASICSR:
+        state, shift = pop_rcan_mean_shift(state, arch)
         file_mean = shift / img_range
         is_div2k = file_mean.shape == (3,) and torch.allclose(file_mean, torch.tensor(DIV2K_RGB_MEAN), atol=1e-5)
         note += (f'; its mean shift is rgb_mean {[round(v, 6) for v in file_mean.tolist()]} at img_range '
                  f"{img_range:g}{'' if is_div2k else ' (not DIV2K: set network_g.rgb_mean to it)'}")
     state = rename_keys(state, arch, source, target)
-    if arch == 'RCAN' and target != BASICSR:
+    if arch in MEAN_SHIFT_ARCHS and target != BASICSR:
         state.update(rcan_mean_shift(rgb_mean, img_range))
     return state, note
 

@@ -173,3 +173,14 @@ def test_conversion_rejects_a_layout_the_network_lacks(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         convert_weights.main(['--arch', 'RCAN', '--to', 'esrgan2019', 'in.pth', str(tmp_path / 'x.pth')])
     assert exc.value.code == 2 and 'RCAN layouts are basicsr, official' in capsys.readouterr().err
+
+
+def test_edsr_conversion_round_trips_with_the_mean_shift(tmp_path):
+    from basicsr.archs.edsr_arch import EDSR
+    state = EDSR(num_feat=8, num_block=1, upscale=2).state_dict()
+    save_checkpoint({'params': state}, tmp_path / 'ours.pth')
+    convert('--arch', 'EDSR', '--to', 'official', str(tmp_path / 'ours.pth'), str(tmp_path / 'official.pt'))
+    official = load_checkpoint(tmp_path / 'official.pt')
+    assert 'sub_mean.weight' in official and 'add_mean.bias' in official
+    convert('--arch', 'EDSR', '--to', 'basicsr', str(tmp_path / 'official.pt'), str(tmp_path / 'back.pth'))
+    assert_same(load_checkpoint(tmp_path / 'back.pth')['params'], state)

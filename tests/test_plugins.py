@@ -194,3 +194,21 @@ def test_srganmodel_on_a_raw_dict_needs_its_discriminator(tmp_path):
     opt['model_type'] = 'SRGANModel'
     with pytest.raises(OptionError, match='network_d: SRGANModel needs a discriminator'):
         SRGANModel(opt)
+
+
+def test_a_plugin_may_replace_a_builtin_network_of_the_same_name(basicsr_log):
+    """The HAT repository registers its own HAT (and HATModel) in basicsr's registries when imported."""
+    from torch import nn
+
+    from basicsr.utils.registry import ARCH_REGISTRY
+    builtin = ARCH_REGISTRY.get('HAT')
+    try:
+        plugin_hat = type('HAT', (nn.Module,), {'__module__': 'hat.archs.hat_arch'})
+        ARCH_REGISTRY.register(plugin_hat)
+        assert ARCH_REGISTRY.get('HAT') is plugin_hat
+        assert "The arch 'HAT' of hat.archs.hat_arch replaces basicsr's own (basicsr.archs.hat_arch)." \
+            in basicsr_log.text
+        with pytest.raises(KeyError, match="'HAT' is already registered"):  # two plug-ins: a real clash
+            ARCH_REGISTRY.register(type('HAT', (nn.Module,), {'__module__': 'other.archs'}))
+    finally:
+        ARCH_REGISTRY._obj_map['HAT'] = builtin

@@ -7,8 +7,7 @@ import torch
 from torch import nn
 
 from basicsr.archs.arch_util import Upsample, make_layer
-from basicsr.archs.key_layouts import BASICSR, detect_layout, pop_rcan_mean_shift, rename_keys
-from basicsr.utils.errors import CheckpointError
+from basicsr.archs.key_layouts import from_mean_shift_layout
 from basicsr.utils.registry import ARCH_REGISTRY
 
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
@@ -97,14 +96,4 @@ class RCAN(nn.Module):
 
     def convert_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Accept the official RCAN layout, whose mean shift must match ``rgb_mean`` at ``img_range``."""
-        layout = detect_layout(state, 'RCAN')
-        if layout in (None, BASICSR):
-            return state
-        state, shift = pop_rcan_mean_shift(state)
-        file_mean = shift / self.img_range
-        if not torch.allclose(file_mean, self.mean.flatten().cpu(), atol=1e-5):
-            raise CheckpointError(
-                f'the mean shift of these official RCAN weights is rgb_mean {file_mean.tolist()} at img_range '
-                f'{self.img_range:g}, the network has {self.mean.flatten().tolist()}: set network_g.rgb_mean to '
-                'the file\'s values.')
-        return rename_keys(state, 'RCAN', layout, BASICSR)
+        return from_mean_shift_layout(state, 'RCAN', self.mean, self.img_range)

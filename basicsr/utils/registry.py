@@ -2,6 +2,7 @@
 import difflib
 import importlib
 import inspect
+import logging
 import typing
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -32,8 +33,14 @@ class Registry:
         return deco(obj)
 
     def _add(self, name: str, obj: Any) -> None:
-        if name in self._obj_map and self._obj_map[name] is not obj:
-            raise KeyError(f"An object named '{name}' is already registered in the {self._name} registry.")
+        """A plug-in from outside the package may replace a built-in of the same name (the HAT repository registers
+        its own ``HAT``), with a warning; any other second registration of a name is an error."""
+        existing = self._obj_map.get(name)
+        if existing is not None and existing is not obj:
+            if not (_is_builtin(existing) and not _is_builtin(obj)):
+                raise KeyError(f"An object named '{name}' is already registered in the {self._name} registry.")
+            logging.getLogger('basicsr').warning(
+                f"The {self._name} '{name}' of {obj.__module__} replaces basicsr's own ({existing.__module__}).")
         self._obj_map[name] = obj
 
     def get(self, name: str, key_path: str = 'type') -> Any:
@@ -63,6 +70,10 @@ class Registry:
 
     def keys(self) -> list[str]:
         return list(self._obj_map)
+
+
+def _is_builtin(obj: Any) -> bool:
+    return getattr(obj, '__module__', '').startswith('basicsr.')
 
 
 def check_arguments(func: Callable, kwargs: Mapping[str, Any], key_path: str,
