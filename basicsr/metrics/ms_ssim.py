@@ -12,14 +12,13 @@ smaller ones give NaN with a warning. Higher is better; identical images give 1.
 import math
 import warnings
 
-import cv2
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from basicsr.metrics.psnr_ssim import (_C1, _C2, _CPU_BLOCK_BYTES, _DEVICE_BLOCK_BYTES, _GAUSSIAN_1D, _HALF,
-                                       _WINDOW_SIZE, _Buffers, _crop_pair_torch, _gaussian_valid, _prepare_numpy,
-                                       _to_255_float64)
+from basicsr.metrics.psnr_ssim import (_C1, _C2, _CPU_BLOCK_BYTES, _DEVICE_BLOCK_BYTES, _HALF, _WINDOW_SIZE,
+                                       _Buffers, _crop_pair_torch, _gaussian_valid, _prepare_numpy, _to_255_float64,
+                                       ssim_terms)
 from basicsr.utils.registry import METRIC_REGISTRY
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -58,15 +57,8 @@ def _ms_ssim(x: np.ndarray, y: np.ndarray) -> float:
 
 def _ssim_and_cs(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Means of the SSIM map and of its contrast-structure factor, single-channel float64 images."""
-    window = _GAUSSIAN_1D @ _GAUSSIAN_1D.T
-
-    def filt(a: np.ndarray) -> np.ndarray:
-        return cv2.filter2D(a, -1, window)[_HALF:-_HALF, _HALF:-_HALF]
-
-    mu1, mu2 = filt(x), filt(y)
-    cs = (2 * (filt(x * y) - mu1 * mu2) + _C2) / (filt(x * x) - mu1**2 + filt(y * y) - mu2**2 + _C2)
-    luminance = (2 * mu1 * mu2 + _C1) / (mu1**2 + mu2**2 + _C1)
-    return float((luminance * cs).mean()), float(cs.mean())
+    luminance, contrast_structure = ssim_terms(x, y)
+    return float((luminance * contrast_structure).mean()), float(contrast_structure.mean())
 
 
 def _halve(x: np.ndarray) -> np.ndarray:

@@ -90,6 +90,13 @@ def _window_fits(size: tuple[int, ...], name: str) -> bool:
 
 def _ssim(img: np.ndarray, img2: np.ndarray) -> float:
     """Mean SSIM map of two single-channel float64 images, over the region the whole window covers."""
+    luminance, contrast_structure = ssim_terms(img, img2)
+    return float((luminance * contrast_structure).mean())
+
+
+def ssim_terms(img: np.ndarray, img2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The luminance and contrast-structure maps of SSIM (their product is the SSIM map) of two single-channel
+    float64 images, over the region the whole 11x11 Gaussian window covers. MS-SSIM uses them separately."""
     window = _GAUSSIAN_1D @ _GAUSSIAN_1D.T
 
     def filt(x: np.ndarray) -> np.ndarray:
@@ -100,8 +107,8 @@ def _ssim(img: np.ndarray, img2: np.ndarray) -> float:
     sigma1_sq = filt(img**2) - mu1_sq
     sigma2_sq = filt(img2**2) - mu2_sq
     sigma12 = filt(img * img2) - mu1_mu2
-    ssim_map = ((2 * mu1_mu2 + _C1) * (2 * sigma12 + _C2)) / ((mu1_sq + mu2_sq + _C1) * (sigma1_sq + sigma2_sq + _C2))
-    return float(ssim_map.mean())
+    luminance = (2 * mu1_mu2 + _C1) / (mu1_sq + mu2_sq + _C1)
+    return luminance, (2 * sigma12 + _C2) / (sigma1_sq + sigma2_sq + _C2)
 
 
 def _crop_pair_torch(img: torch.Tensor, img2: torch.Tensor, crop_border: int,
