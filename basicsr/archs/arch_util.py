@@ -126,3 +126,38 @@ def resize_flow(flow: torch.Tensor, size_type: str, sizes: tuple[float, float] |
     ratios = torch.tensor([out_w / flow_w, out_h / flow_h], dtype=flow.dtype, device=flow.device)
     scaled = flow * ratios.view(1, 2, 1, 1)
     return F.interpolate(scaled, size=(out_h, out_w), mode=interp_mode, align_corners=align_corners)
+
+
+class MeanShiftedResidualSR(nn.Module):
+    """The outer structure EDSR and RCAN share (EDSR-PyTorch's): subtract the pixel mean and scale to ``img_range``,
+    ``conv_first``, a residual ``body`` closed by ``conv_after_body``, ``upsample``, ``conv_last``, then map back.
+
+    Subclasses build ``body`` (after calling ``__init__``); the official files' mean-shift convolutions load through
+    :meth:`convert_state_dict` when they match ``rgb_mean``. The mean is a fixed statistic, kept out of the state
+    dict as in BasicSR's files.
+    """
+
+    def __init__(self, arch: str, num_in_ch: int, num_out_ch: int, num_feat: int, upscale: int, img_range: float,
+                 rgb_mean: Iterable[float]) -> None:
+        super().__init__()
+        rgb_mean = list(rgb_mean)
+        if not len(rgb_mean) == num_in_ch == num_out_ch:
+            raise ValueError(f'{arch}: rgb_mean needs one value per channel ({num_in_ch} in, {num_out_ch} out), '
+                             f'got {rgb_mean}.')
+        self.arch, self.img_range = arch, img_range
+        self.register_buffer('mean', torch.tensor(rgb_mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+        self.body: nn.Module = nn.Identity()  # set by the subclass
+        self.conv_after_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.upsample = Upsample(upscale, num_feat)
+        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv_first((x - self.mean) * self.img_range)
+        x = x + self.conv_after_body(self.body(x))
+        return self.conv_last(self.upsample(x)) / self.img_range + self.mean
+
+    def convert_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Accept the official layout, whose mean shift must match ``rgb_mean`` at ``img_range``."""
+        from basicsr.archs.key_layouts import from_mean_shift_layout  # key_layouts is not needed to build networks
+        return from_mean_shift_layout(state, self.arch, self.mean, self.img_range)

@@ -6,8 +6,7 @@ is two 1x1 convolutions; here it is a fixed mean, so those must hold this networ
 import torch
 from torch import nn
 
-from basicsr.archs.arch_util import Upsample, make_layer
-from basicsr.archs.key_layouts import from_mean_shift_layout
+from basicsr.archs.arch_util import MeanShiftedResidualSR, make_layer
 from basicsr.utils.registry import ARCH_REGISTRY
 
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
@@ -57,7 +56,7 @@ class ResidualGroup(nn.Module):
 
 
 @ARCH_REGISTRY.register()
-class RCAN(nn.Module):
+class RCAN(MeanShiftedResidualSR):
     """Residual Channel Attention Network, laid out as BasicSR's ``RCAN``.
 
     The input (RGB in [0, 1]) has ``rgb_mean`` subtracted and is scaled by ``img_range``, as the official code
@@ -75,25 +74,6 @@ class RCAN(nn.Module):
     def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64, num_group: int = 10,
                  num_block: int = 20, squeeze_factor: int = 16, upscale: int = 4, res_scale: float = 1.0,
                  img_range: float = 255.0, rgb_mean: tuple[float, ...] = DIV2K_RGB_MEAN) -> None:
-        super().__init__()
-        if not len(rgb_mean) == num_in_ch == num_out_ch:
-            raise ValueError(f'RCAN: rgb_mean needs one value per channel ({num_in_ch} in, {num_out_ch} out), '
-                             f'got {list(rgb_mean)}.')
-        self.img_range = img_range
-        # A fixed statistic, not a weight: kept out of the state dict, as in BasicSR's files.
-        self.register_buffer('mean', torch.tensor(rgb_mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
-        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+        super().__init__('RCAN', num_in_ch, num_out_ch, num_feat, upscale, img_range, rgb_mean)
         self.body = make_layer(ResidualGroup, num_group, num_feat=num_feat, num_block=num_block,
                                squeeze_factor=squeeze_factor, res_scale=res_scale)
-        self.conv_after_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.upsample = Upsample(upscale, num_feat)
-        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv_first((x - self.mean) * self.img_range)
-        x = x + self.conv_after_body(self.body(x))
-        return self.conv_last(self.upsample(x)) / self.img_range + self.mean
-
-    def convert_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Accept the official RCAN layout, whose mean shift must match ``rgb_mean`` at ``img_range``."""
-        return from_mean_shift_layout(state, 'RCAN', self.mean, self.img_range)
