@@ -203,7 +203,7 @@ class BaseModel:
                 self.save_network([net, ema], f'net_{label}', current_iter, ['params', 'params_ema'])
             else:
                 self.save_network(net, f'net_{label}', current_iter)
-        if current_iter != -1:
+        if current_iter != -1:  # (recipes may gather state for it: skip the call, not only the write)
             self.save_training_state(epoch, current_iter, **extra)
 
     # ----------------------------------------------------------------------------------------- optimisation
@@ -405,8 +405,10 @@ class BaseModel:
 
         Written after the networks of the same iteration, so an existing ``.state`` means a complete checkpoint.
         Every rank must call it: the ranks' RNG states are gathered (one entry per rank) and their weights
-        checked to be equal before rank 0 writes.
+        checked to be equal before rank 0 writes. ``current_iter`` -1 (BasicSR's final save) writes nothing.
         """
+        if current_iter == -1:
+            return
         rng_states = gather_to_master(capture_rng_state())
         replicas = {name: replica for name, value in vars(self).items()
                     if isinstance(replica := self.unwrap_compiled(value), DistributedDataParallel)}
