@@ -16,10 +16,10 @@ from torch.nn import functional as F
 
 from basicsr.archs.arch_util import trunc_normal_
 from basicsr.archs.rcan_arch import ChannelAttention
-from basicsr.archs.swinir_arch import (DropPath, Mlp, PatchEmbed, WindowAttention, check_input_size, image_mean,
-                                       init_transformer_weights, pixelshuffle_head, relative_position_index,
-                                       residual_conv, run_blocks, shifted_window_mask, to_image, to_tokens,
-                                       window_partition, window_reverse)
+from basicsr.archs.swinir_arch import (DropPath, Mlp, PatchEmbed, WindowAttention, check_input_size,
+                                       group_drop_path_rates, image_mean, init_transformer_weights,
+                                       pixelshuffle_head, relative_position_index, residual_conv, run_blocks,
+                                       shifted_window_mask, to_image, to_tokens, window_partition, window_reverse)
 from basicsr.utils.registry import ARCH_REGISTRY
 
 
@@ -198,14 +198,12 @@ class HAT(nn.Module):
         self.conv_first = nn.Conv2d(in_chans, embed_dim, 3, 1, 1)
         self.patch_embed = PatchEmbed(embed_dim, patch_norm)
         self.pos_drop = nn.Dropout(drop_rate)
-        rates = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
-        starts = [sum(depths[:i]) for i in range(len(depths))]
         self.layers = nn.ModuleList(
             RHAG(embed_dim, resi_connection, depth=depth, num_heads=heads, window_size=window_size,
-                 overlap_ratio=overlap_ratio, drop_path=rates[start:start + depth], use_checkpoint=use_checkpoint,
+                 overlap_ratio=overlap_ratio, drop_path=rates, use_checkpoint=use_checkpoint,
                  compress_ratio=compress_ratio, squeeze_factor=squeeze_factor, conv_scale=conv_scale,
                  mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, qk_scale=qk_scale, drop=drop_rate, attn_drop=attn_drop_rate)
-            for depth, heads, start in zip(depths, num_heads, starts))
+            for depth, heads, rates in zip(depths, num_heads, group_drop_path_rates(drop_path_rate, depths)))
         self.norm = nn.LayerNorm(embed_dim)
         self.conv_after_body = residual_conv(embed_dim, resi_connection)
         self.conv_before_upsample, self.upsample, self.conv_last = pixelshuffle_head(embed_dim, upscale, in_chans)

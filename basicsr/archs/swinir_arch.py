@@ -266,6 +266,13 @@ def image_mean(in_chans: int) -> torch.Tensor:
     return torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
 
 
+def group_drop_path_rates(drop_path_rate: float, depths: Sequence[int]) -> list[list[float]]:
+    """Stochastic-depth rates rising linearly from 0 to ``drop_path_rate`` over all blocks, split by group."""
+    rates = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
+    starts = [sum(depths[:i]) for i in range(len(depths))]
+    return [rates[start:start + depth] for start, depth in zip(starts, depths)]
+
+
 def check_input_size(net: nn.Module, x: torch.Tensor) -> None:
     """A ValueError unless ``x``'s height and width are multiples of ``net.input_multiple``."""
     if x.shape[-2] % net.input_multiple or x.shape[-1] % net.input_multiple:
@@ -323,13 +330,11 @@ class SwinIR(nn.Module):
         self.conv_first = nn.Conv2d(in_chans, embed_dim, 3, 1, 1)
         self.patch_embed = PatchEmbed(embed_dim, patch_norm)
         self.pos_drop = nn.Dropout(drop_rate)
-        rates = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
-        starts = [sum(depths[:i]) for i in range(len(depths))]
         self.layers = nn.ModuleList(
             RSTB(embed_dim, resi_connection, img_size=img_size, depth=depth, num_heads=heads,
                  window_size=window_size, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, qk_scale=qk_scale, drop=drop_rate,
-                 attn_drop=attn_drop_rate, drop_path=rates[start:start + depth], use_checkpoint=use_checkpoint)
-            for depth, heads, start in zip(depths, num_heads, starts))
+                 attn_drop=attn_drop_rate, drop_path=rates, use_checkpoint=use_checkpoint)
+            for depth, heads, rates in zip(depths, num_heads, group_drop_path_rates(drop_path_rate, depths)))
         self.norm = nn.LayerNorm(embed_dim)
         self.conv_after_body = residual_conv(embed_dim, resi_connection)
         num_feat = 64
