@@ -23,6 +23,12 @@ T = TypeVar('T')
 R = TypeVar('R')
 
 
+def refuse_existing_output(path: Path, overwrite: bool, flag: str = '--output') -> None:
+    """Exit with a message naming ``flag`` when ``path`` exists and ``--overwrite`` was not given."""
+    if path.exists() and not overwrite:
+        raise SystemExit(f'{flag}: {path} exists; pass --overwrite to replace it.')
+
+
 def input_images(folder: Path) -> list[str]:
     """The image paths below ``folder`` (recursively, relative to it); exits with a message naming ``--input``
     when the folder is missing or holds no images."""

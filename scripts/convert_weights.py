@@ -75,8 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.to not in LAYOUTS[args.arch]:
         parser.error(f"--to {args.to}: {args.arch} layouts are {', '.join(LAYOUTS[args.arch])}.")
     output = Path(args.output)
-    if output.exists() and not args.overwrite:
-        raise SystemExit(f'OUT: {output} exists; pass --overwrite to replace it.')
+    _bootstrap.refuse_existing_output(output, args.overwrite, 'OUT')
     state = load_state_dict(args.input, args.param_key)
     try:
         state, note = convert(state, args.arch, args.to, args.rgb_mean, args.img_range)

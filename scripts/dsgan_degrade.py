@@ -72,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     input_dir, output_dir = Path(args.input), Path(args.output)
     rel_paths = _bootstrap.input_images(input_dir)
-    if output_dir.exists() and not args.overwrite:
-        raise SystemExit(f'--output: {output_dir} exists; pass --overwrite to replace it.')
+    _bootstrap.refuse_existing_output(output_dir, args.overwrite)
     if args.cleanup_factor < 1:
         raise SystemExit(f'--cleanup-factor: must be >= 1, got {args.cleanup_factor:g}.')
     if args.device == 'cuda' and not torch.cuda.is_available():

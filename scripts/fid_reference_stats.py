@@ -48,8 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     output = Path(args.output).expanduser()
-    if output.exists() and not args.overwrite:
-        raise SystemExit(f'--output: {output} exists; pass --overwrite to replace it.')
+    _bootstrap.refuse_existing_output(output, args.overwrite)
     if args.random_weights and args.inception_weights:
         raise SystemExit('--random-weights and --inception-weights exclude each other.')
     folder = Path(args.input).expanduser()

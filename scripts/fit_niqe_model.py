@@ -47,8 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     output = Path(args.output).expanduser()
-    if output.exists() and not args.overwrite:
-        raise SystemExit(f'--output: {output} exists; pass --overwrite to replace it.')
+    _bootstrap.refuse_existing_output(output, args.overwrite)
     if not 0 <= args.sharpness_threshold < 1:
         raise SystemExit(f'--sharpness-threshold: must be in [0, 1), got {args.sharpness_threshold}.')
     paths = scan_images(args.input, recursive=True, full_path=True)

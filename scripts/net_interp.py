@@ -92,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.alpha <= 1:
         raise SystemExit(f'--alpha: must be in [0, 1], got {args.alpha}.')
     output = Path(args.output or PRETRAINED / f'RRDB_interp_{alpha_tag(args.alpha)}.pth')
-    if output.exists() and not args.overwrite:
-        raise SystemExit(f'--output: {output} exists; pass --overwrite to replace it.')
+    _bootstrap.refuse_existing_output(output, args.overwrite)
     psnr, wrapped = load_weights(args.net_psnr, args.param_key)
     gan, _ = load_weights(args.net_esrgan, args.param_key)
     gan = to_same_layout(gan, psnr, args.net_esrgan)
