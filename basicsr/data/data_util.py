@@ -43,16 +43,19 @@ def single_paths(folder: str, meta_info_file: str | None = None) -> list[str]:
         raise DataError(str(err)) from err
 
 
-def read_meta_info_names(meta_info_file: str, folder: str) -> list[str]:
-    """The first field of each line of a meta-info file (file names relative to ``folder``), all checked to exist."""
+def meta_info_lines(meta_info_file: str) -> list[tuple[int, str]]:
+    """``(line number, line)`` for the non-blank lines of a meta-info file; an unreadable one is a DataError."""
     try:
         lines = Path(meta_info_file).read_text(encoding='utf-8').splitlines()
     except OSError as err:
         raise DataError(f'{meta_info_file}: cannot read the meta-info file ({err.strerror or err}).') from err
+    return [(line_no, line) for line_no, line in enumerate(lines, 1) if line.strip()]
+
+
+def read_meta_info_names(meta_info_file: str, folder: str) -> list[str]:
+    """The first field of each line of a meta-info file (file names relative to ``folder``), all checked to exist."""
     names = []
-    for line_no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for line_no, line in meta_info_lines(meta_info_file):
         name = line.split()[0]
         if not (Path(folder) / name).is_file():
             raise DataError(f'{meta_info_file}, line {line_no}: {name} does not exist in {folder}.')

@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import torch
 
-from basicsr.data.data_util import SampleKey, is_lmdb, read_meta_info_names, single_paths, split_sample_key
+from basicsr.data.data_util import (SampleKey, is_lmdb, meta_info_lines, read_meta_info_names, single_paths,
+                                     split_sample_key)
 from basicsr.data.degradations import KERNEL_TYPES, circular_lowpass_kernel, draw_mixed_kernel
 from basicsr.data.paired_image_dataset import ImageDatasetBase
 from basicsr.data.transforms import augment
@@ -95,14 +96,8 @@ def lmdb_keys_from_meta_info(meta_info: str, lmdb_keys: list[str]) -> list[str]:
     (BasicSR's LMDB ``meta_info.txt`` lines, ``0001_s001.png (480,480,3) 1``, and plain lists of names both work);
     each must be a key of the database."""
     known = set(lmdb_keys)
-    try:
-        lines = Path(meta_info).read_text(encoding='utf-8').splitlines()
-    except OSError as err:
-        raise DataError(f'{meta_info}: cannot read the meta-info file ({err.strerror or err}).') from err
     keys = []
-    for line_no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for line_no, line in meta_info_lines(meta_info):
         name = line.split()[0]
         key = name[:-len(Path(name).suffix)] if Path(name).suffix.lower() in IMG_EXTENSIONS else name
         if key not in known:

@@ -2,6 +2,7 @@
 from pathlib import Path
 from typing import Any, Literal
 
+from basicsr.data.data_util import meta_info_lines
 from basicsr.data.paired_image_dataset import PairedImageDataset
 from basicsr.utils.errors import DataError
 from basicsr.utils.registry import DATASET_REGISTRY
@@ -11,14 +12,8 @@ def read_pair_list(meta_info: str, dataroot_gt: str, dataroot_lq: str) -> list[d
     """``[{'gt_path': ..., 'lq_path': ...}]`` from a meta-info file of ``gt_path, lq_path`` lines (paths relative to
     ``dataroot_gt`` and ``dataroot_lq``, as Real-ESRGAN's ``generate_meta_info_pairdata.py`` writes them); each file
     must exist."""
-    try:
-        lines = Path(meta_info).read_text(encoding='utf-8').splitlines()
-    except OSError as err:
-        raise DataError(f'{meta_info}: cannot read the meta-info file ({err.strerror or err}).') from err
     pairs = []
-    for line_no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for line_no, line in meta_info_lines(meta_info):
         names = [name.strip() for name in line.split(',')]
         if len(names) != 2 or not all(names):
             raise DataError(f"{meta_info}, line {line_no}: expected 'gt_path, lq_path', got {line!r}.")
