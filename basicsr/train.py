@@ -2,6 +2,7 @@
 import contextlib
 import logging
 import math
+import shlex
 import signal
 import sys
 import time
@@ -64,8 +65,7 @@ def init_run(argv: Sequence[str] | None, root_path: str | None, is_train: bool) 
 def resume_command(argv: Sequence[str], root_path: str | None) -> str:
     """The command that continues this run: the same flags plus ``--auto_resume``."""
     program = 'python train.py' if root_path and Path(sys.argv[0]).name == 'train.py' else 'python -m basicsr.train'
-    flags = [a if ' ' not in a else repr(a) for a in argv if a != '--auto_resume']
-    return ' '.join([program, *flags, '--auto_resume'])
+    return ' '.join([program, *(shlex.quote(a) for a in argv if a != '--auto_resume'), '--auto_resume'])
 
 
 def find_resume_state(opt: dict[str, Any]) -> dict[str, Any] | None:

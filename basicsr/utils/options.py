@@ -29,6 +29,11 @@ DATASET_PATH_KEYS = ('dataroot_gt', 'dataroot_lq', 'dataroot', 'dataroot_source'
                       'meta_info_file', 'meta_info')
 
 
+def _dotted(path: tuple) -> str:
+    """A key path as written in messages: ``datasets.train.gt_size``."""
+    return '.'.join(map(str, path))
+
+
 class _Lines(dict):
     """Key path (tuple) -> where it was set, e.g. ``options/x.yml, line 12``."""
 
@@ -109,7 +114,7 @@ def _record_lines(node: yaml.Node, prefix: tuple, path: str, lines: _Lines, visi
         if isinstance(key, (dict, list)):
             raise OptionError(f'{where}: a key must be a plain value, found a {type(key).__name__}.')
         if key in seen:
-            raise OptionError(f"{where}: {'.'.join(map(str, prefix + (key,)))}: key given twice.")
+            raise OptionError(f'{where}: {_dotted(prefix + (key,))}: key given twice.')
         seen.add(key)
         lines[prefix + (key,)] = where
         _record_lines(value_node, prefix + (key,), path, lines, visited)
@@ -212,7 +217,7 @@ class _Validator:
         self.passed: list[str] = []  # key paths given to a lenient model unvalidated
 
     def fail(self, path: tuple, message: str) -> None:
-        dotted = '.'.join(map(str, path))
+        dotted = _dotted(path)
         self.errors.append(OptionError(f'{self.lines.where(path)}: {dotted}: {message}', key_path=dotted))
 
     def record(self, err: OptionError, path: tuple) -> None:
@@ -234,9 +239,9 @@ class _Validator:
 
     def key(self, value: Any, spec: Key, path: tuple) -> Any:
         try:
-            value = check_value(value, spec.annotation, '.'.join(map(str, path)))
+            value = check_value(value, spec.annotation, _dotted(path))
             if spec.registry:
-                REGISTRIES[spec.registry].get(value, '.'.join(path))
+                REGISTRIES[spec.registry].get(value, _dotted(path))
         except OptionError as err:
             self.record(err, path)
             return value
@@ -252,11 +257,11 @@ class _Validator:
             if item_spec is not None:
                 out[key] = self.validate(item, item_spec, path + (key,))
             elif self.strict:
-                dotted = '.'.join(map(str, path + (key,)))
+                dotted = _dotted(path + (key,))
                 self.record(unknown_key_error(key, spec.keys, dotted), path + (key,))
             else:
                 out[key] = item
-                self.passed.append('.'.join(map(str, path + (key,))))
+                self.passed.append(_dotted(path + (key,)))
         for key, item_spec in spec.keys.items():
             if key in value:
                 continue
@@ -289,7 +294,7 @@ class _Validator:
             self.fail(path + ('type',), f"expected the name of a {spec.registry}, got {value['type']!r}.")
             return value
         try:
-            target = REGISTRIES[spec.registry].get(value['type'], '.'.join(path + ('type',)))
+            target = REGISTRIES[spec.registry].get(value['type'], _dotted(path + ('type',)))
         except OptionError as err:
             self.record(err, path)
             return value
@@ -302,14 +307,14 @@ class _Validator:
             if key == 'type' or key in spec.keys:
                 continue
             if accepted is not None and key not in accepted:
-                dotted = '.'.join(map(str, path + (key,)))
+                dotted = _dotted(path + (key,))
                 what = f"unknown argument of {getattr(target, '__name__', value['type'])}"
                 self.record(unknown_key_error(key, [*spec.keys, *accepted], dotted, what), path + (key,))
             else:
                 arguments[key] = item
         errors_before = len(self.errors)
         try:
-            arguments = check_arguments(target, arguments, '.'.join(path), injected=spec.injected)
+            arguments = check_arguments(target, arguments, _dotted(path), injected=spec.injected)
         except OptionError as err:
             self.record(err, path)
         if len(self.errors) > errors_before:
