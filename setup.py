@@ -48,7 +48,8 @@ setup(
     extras_require={
         'test': ['pytest>=7.0', 'hypothesis>=6.0', 'spandrel>=0.4',  # spandrel: tests/test_baselines.py
                  # tests/test_perceptual_metrics.py: the reference implementations and scipy's sqrtm
-                 'lpips>=0.1.4', 'torchmetrics>=1.7', 'pytorch-fid>=0.3', 'scipy'],
+                 'lpips>=0.1.4', 'torchmetrics>=1.7', 'pytorch-fid>=0.3', 'scipy',
+                 'focal-frequency-loss>=0.3', 'hsluv>=5.0'],  # tests/test_modern_losses.py: the references
         'metrics': ['lpips>=0.1.4', 'torchmetrics>=1.7'],  # ship the LPIPS heads and DISTS alpha/beta weights
         'safetensors': ['safetensors>=0.4'],
         'export': ['safetensors>=0.4', 'onnx', 'onnxscript', 'onnxruntime'],  # scripts/export.py
