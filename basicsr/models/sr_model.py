@@ -1,4 +1,5 @@
 """Supervised single-image SR: one generator trained with pixel losses, validated with PSNR/SSIM."""
+import sys
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterator
@@ -252,7 +253,7 @@ def sharded_batches(dataloader: DataLoader, desc: str,
     shard = zip(dataloader.sampler, dataloader)
     steps = max(all_gather_objects(len(dataloader)))
     with tqdm(total=len(dataloader.dataset), desc=desc, unit='image', leave=False,
-              disable=not show_bar or rank != 0) as bar:
+              disable=not show_bar or rank != 0 or not sys.stderr.isatty()) as bar:  # no \r spam in log files
         for _ in range(steps):
             yield next(shard, (None, None))
             bar.update(min(world_size, bar.total - bar.n))
