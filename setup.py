@@ -52,6 +52,7 @@ setup(
                  'focal-frequency-loss>=0.3', 'hsluv>=5.0'],  # tests/test_modern_losses.py: the references
         'metrics': ['lpips>=0.1.4', 'torchmetrics>=1.7'],  # ship the LPIPS heads and DISTS alpha/beta weights
         'safetensors': ['safetensors>=0.4'],
+        'spandrel': ['spandrel>=0.4'],  # scripts/inference.py and test.py: network files from elsewhere
         'export': ['safetensors>=0.4', 'onnx', 'onnxscript', 'onnxruntime'],  # scripts/export.py
         'wandb': ['wandb'],  # logger.wandb.project
     },
