@@ -3,6 +3,7 @@ full disk while saving, decompression bombs, and errors raised in dataloader wor
 import errno
 import gc
 import os
+import random
 import resource
 import struct
 import sys
@@ -224,9 +225,9 @@ def _training_state(iteration: int = 4, **changes) -> dict:
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, [10])
     state = {'epoch': 0, 'iter': iteration, 'optimizers': [optimizer.state_dict()],
              'schedulers': [schedule.state_dict()], 'grad_scalers': [],
-             'rng': [{'python': (3, (1, 2), None), 'numpy': ('MT19937', torch.zeros(3), 0, 0, 0.0),
-                      'torch': torch.get_rng_state()}],
-             'best_metric_results': {}, 'iter_in_epoch': 4}
+             'rng': [{'python': random.getstate(), 'torch': torch.get_rng_state(),
+                      'numpy': ('MT19937', torch.from_numpy(np.random.get_state()[1].astype(np.int64)), 0, 0, 0.0)}],
+             'best_metric_results': {}, 'iter_in_epoch': iteration}
     state.update(changes)
     return state
 

@@ -7,6 +7,7 @@ containers but never objects whose unpickling would run code.
 """
 import os
 import pickle
+import random
 import tempfile
 from collections import OrderedDict
 from pathlib import Path
@@ -162,12 +163,16 @@ _OPTIONAL_STATE_KEYS = {'iter_in_epoch': (int, 'the iteration within the epoch')
                         'networks': (list, 'the labels of the saved networks')}
 
 
-def validate_training_state(state: Any, source: str | os.PathLike = '<training state>') -> dict[str, Any]:
+def validate_training_state(state: Any, source: str | os.PathLike = '<training state>',
+                            total_iter: int | None = None) -> dict[str, Any]:
     """``state`` if it has the structure of a training state, else a CheckpointError naming ``source``.
 
-    Checks the keys the trainer reads and their types: ``iter``/``epoch`` non-negative integers (``iter`` equal to
-    the file name's number for ``<iter>.state``), optimiser and scheduler states as lists of state dicts, optional
-    gradient scalers, RNG states (one dict per process), best metrics, iteration in the epoch and network labels.
+    Checks what can be checked without the model: the keys the trainer reads and their types; ``iter``/``epoch``
+    non-negative integers with ``epoch`` and ``iter_in_epoch`` at most ``iter`` and ``iter`` at most ``total_iter``
+    (when given) and equal to the file name's number for ``<iter>.state``; optimiser states whose per-parameter
+    entries belong to their parameter groups; schedule and gradient scaler states as dicts; RNG states (one per
+    process) of the types the generators take; network labels. :func:`check_training_state` adds the checks
+    against the live optimisers.
     """
     def fail(problem: str) -> CheckpointError:
         return CheckpointError(f'{source}: not a training state: {problem}.')
@@ -183,12 +188,25 @@ def validate_training_state(state: Any, source: str | os.PathLike = '<training s
             raise fail(f"'{key}' ({what}) is a {type(value).__name__}, expected {kind.__name__}")
         if kind is int and key in state and value < 0:
             raise fail(f"'{key}' ({what}) is negative ({value})")
+    for key in ('epoch', 'iter_in_epoch'):
+        if state.get(key, 0) > state['iter']:
+            raise fail(f"'{key}' ({state[key]}) is larger than 'iter' ({state['iter']})")
+    if total_iter is not None and state['iter'] > total_iter:
+        raise fail(f"'iter' ({state['iter']}) is beyond train.total_iter ({total_iter})")
     for key, inner in (('optimizers', ('state', 'param_groups')), ('schedulers', ()), ('grad_scalers', ()),
                        ('rng', ('python', 'numpy', 'torch'))):
         for index, item in enumerate(state.get(key, [])):
             if not isinstance(item, dict) or any(k not in item for k in inner):
                 needs = f" with {', '.join(inner)}" if inner else ''
                 raise fail(f"'{key}[{index}]' is not a state dict{needs}")
+    for index, optimizer in enumerate(state['optimizers']):
+        problem = _optimizer_structure_problem(optimizer)
+        if problem:
+            raise fail(f"'optimizers[{index}]': {problem}")
+    for index, rng in enumerate(state.get('rng', [])):
+        problem = _rng_problem(rng)
+        if problem:
+            raise fail(f"'rng[{index}]': {problem}")
     if not all(isinstance(label, str) and label for label in state.get('networks', [])):
         raise fail("'networks' must list network labels (non-empty strings)")
     stem = Path(source).stem
@@ -197,10 +215,215 @@ def validate_training_state(state: Any, source: str | os.PathLike = '<training s
     return state
 
 
-def load_training_state(path: str | os.PathLike, map_location: str | torch.device = 'cpu') -> dict[str, Any]:
+def _optimizer_structure_problem(optimizer: dict[str, Any]) -> str | None:
+    """What is wrong inside one saved optimiser state (parameter groups, per-parameter entries), or None."""
+    groups, per_param = optimizer['param_groups'], optimizer['state']
+    if not isinstance(groups, list) or not isinstance(per_param, dict):
+        return "'param_groups' must be a list and 'state' a dict"
+    ids = []
+    for index, group in enumerate(groups):
+        if not isinstance(group, dict) or not isinstance(group.get('params'), list):
+            return f'param group {index} is not a dict with a params list'
+        ids += group['params']
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids) or len(set(ids)) != len(ids):
+        return 'the param groups must list distinct integer parameter ids'
+    strays = [key for key in per_param if key not in set(ids)]
+    if strays:
+        return f'state for parameter ids {strays[:5]} that no param group lists'
+    for key, entry in per_param.items():
+        if not isinstance(entry, dict):
+            return f'the state of parameter {key} is a {type(entry).__name__}, not a dict'
+        for name, value in entry.items():
+            if not (torch.is_tensor(value) or _is_number(value)):
+                return f"'{name}' of parameter {key} is a {type(value).__name__}, expected a tensor or a number"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_PYTHON_RNG_WORDS = len(random.getstate()[1])  # 624 Mersenne Twister words and the position
+_NUMPY_RNG_WORDS = 624
+_TORCH_RNG_BYTES = torch.get_rng_state().numel()
+
+
+def _rng_problem(rng: dict[str, Any]) -> str | None:
+    """What is wrong with one process's saved RNG states (types and sizes the generators accept), or None."""
+    python = rng['python']
+    if not (isinstance(python, tuple) and len(python) == 3 and isinstance(python[0], int)
+            and isinstance(python[1], tuple) and len(python[1]) == _PYTHON_RNG_WORDS
+            and all(isinstance(w, int) and 0 <= w < 2 ** 32 for w in python[1][:-1])
+            and isinstance(python[1][-1], int) and 0 <= python[1][-1] <= _PYTHON_RNG_WORDS - 1
+            and (python[2] is None or isinstance(python[2], float))):
+        return "'python' is not a state of random.getstate() (version, 625 integers, gauss)"
+    numpy_state = rng['numpy']
+    if not (isinstance(numpy_state, tuple) and len(numpy_state) == 5 and numpy_state[0] == 'MT19937'
+            and torch.is_tensor(numpy_state[1]) and numpy_state[1].dtype == torch.int64
+            and tuple(numpy_state[1].shape) == (_NUMPY_RNG_WORDS,)
+            and bool(((numpy_state[1] >= 0) & (numpy_state[1] < 2 ** 32)).all())
+            and isinstance(numpy_state[2], int) and 0 <= numpy_state[2] <= _NUMPY_RNG_WORDS
+            and isinstance(numpy_state[3], int) and _is_number(numpy_state[4])):
+        return "'numpy' is not ('MT19937', 624 int64 keys, position, has_gauss, gauss)"
+    for name in ('torch', 'cuda'):
+        tensors = rng.get(name, [])
+        tensors = [tensors] if name == 'torch' else tensors
+        if not isinstance(tensors, list) or not all(torch.is_tensor(t) and t.dtype == torch.uint8 and t.dim() == 1
+                                                    for t in tensors):
+            return f"'{name}' is not a ByteTensor generator state"
+    if rng['torch'].numel() != _TORCH_RNG_BYTES:
+        return f"'torch' holds {rng['torch'].numel()} bytes, the CPU generator's state has {_TORCH_RNG_BYTES}"
+    return None
+
+
+# Per-parameter optimiser entries that are scalars whatever the parameter's shape (Adam's step, NAdam's mu_product,
+# ASGD's eta and mu), and Adafactor's factored second moments (the parameter's shape with one dimension set to 1).
+_SCALAR_ENTRIES = frozenset({'step', 'mu_product', 'eta', 'mu'})
+_FACTORED_ENTRIES = frozenset({'row_var', 'col_var'})
+
+
+def check_training_state(state: Any, optimizers: Sequence[torch.optim.Optimizer], schedulers: Sequence[Any],
+                         grad_scalers: Sequence[Any], total_iter: int, path: str | os.PathLike,
+                         iters_per_epoch: int | None = None) -> dict[str, Any]:
+    """``state`` if it can be loaded into the live ``optimizers``, ``schedulers`` and ``grad_scalers`` (in the
+    model's order) of a run of ``total_iter`` iterations, else one CheckpointError naming ``path`` and the mismatch.
+
+    Beyond :func:`validate_training_state`: as many optimisers, with as many param groups holding as many
+    parameters, every hyper-parameter of the live groups present with a value of the same kind; each per-parameter
+    tensor of the live parameter's shape (a wrong ``exp_avg`` would crash the fused kernels) and kind (floating or
+    not); the schedules' and scalers' keys; ``iter_in_epoch`` at most ``iters_per_epoch`` when given. Nothing is
+    loaded or changed.
+    """
+    state = validate_training_state(state, path, total_iter)
+
+    def fail(problem: str) -> CheckpointError:
+        return CheckpointError(f'{path}: does not fit this run: {problem}.')
+
+    if iters_per_epoch is not None and state.get('iter_in_epoch', 0) > iters_per_epoch:
+        raise fail(f"'iter_in_epoch' ({state['iter_in_epoch']}) is beyond the {iters_per_epoch} iterations of "
+                   'an epoch')
+    if len(state['optimizers']) != len(optimizers):
+        raise fail(f"it holds {len(state['optimizers'])} optimiser state(s), the model has {len(optimizers)}")
+    for index, (saved, live) in enumerate(zip(state['optimizers'], optimizers)):
+        problem = _optimizer_fit_problem(saved, live)
+        if problem:
+            raise fail(f'optimiser {index} ({type(live).__name__}): {problem}')
+    if len(state['schedulers']) != len(schedulers):
+        raise fail(f"it holds {len(state['schedulers'])} schedule state(s), the model has {len(schedulers)}")
+    saved_scalers = state.get('grad_scalers', [])
+    if saved_scalers and len(saved_scalers) != len(grad_scalers):
+        raise fail(f'it holds {len(saved_scalers)} gradient scaler state(s), the model has {len(grad_scalers)}')
+    for kind, saved_list, live_list in (('schedule', state['schedulers'], schedulers),
+                                        ('gradient scaler', saved_scalers, grad_scalers)):
+        for index, (saved, live) in enumerate(zip(saved_list, live_list)):
+            problem = _same_keys_problem(saved, live.state_dict())
+            if problem:
+                raise fail(f'{kind} {index}: {problem}')
+    return state
+
+
+def _optimizer_fit_problem(saved: dict[str, Any], live: torch.optim.Optimizer) -> str | None:
+    if len(saved['param_groups']) != len(live.param_groups):
+        return f"{len(saved['param_groups'])} param group(s) in the file, {len(live.param_groups)} in the model"
+    params_of_id = {}
+    for index, (saved_group, loaded_group, live_group) in enumerate(zip(saved['param_groups'],
+                                                                        _groups_as_loaded(saved, live),
+                                                                        live.param_groups)):
+        if len(saved_group['params']) != len(live_group['params']):
+            return (f"param group {index} holds {len(saved_group['params'])} parameters in the file, "
+                    f"{len(live_group['params'])} in the model")
+        problem = _same_keys_problem(loaded_group, {k: v for k, v in live_group.items() if k != 'params'})
+        if problem:
+            return f'param group {index}: {problem}'
+        params_of_id.update(zip(saved_group['params'], live_group['params']))
+    for param_id, entry in saved['state'].items():
+        param = params_of_id[param_id]
+        for name, value in entry.items():
+            problem = _entry_problem(name, value, param) if torch.is_tensor(value) else None
+            if problem:
+                return f"'{name}' of parameter {param_id}: {problem}"
+    return None
+
+
+def _groups_as_loaded(saved: dict[str, Any], live: torch.optim.Optimizer) -> list[dict[str, Any]]:
+    """The saved param groups as ``live.load_state_dict`` would leave them: the optimiser's ``__setstate__`` fills
+    the keys that newer PyTorch versions added, so a state from an older version is not refused for those."""
+    probe = object.__new__(type(live))
+    probe.__setstate__({'defaults': dict(live.defaults), 'state': {},
+                        'param_groups': [dict(group) for group in saved['param_groups']]})
+    return probe.param_groups
+
+
+def _entry_problem(name: str, value: torch.Tensor, param: torch.Tensor) -> str | None:
+    """What makes one per-parameter optimiser tensor unfit for ``param``, or None."""
+    found, expected = tuple(value.shape), tuple(param.shape)
+    if name in _SCALAR_ENTRIES or found == expected == ():
+        return None if found == () else f'shape {found}, expected a scalar'
+    if name in _FACTORED_ENTRIES:
+        fits = len(found) == len(expected) and all(f in (e, 1) for f, e in zip(found, expected))
+    else:
+        fits = found == expected
+    if not fits:
+        return f'shape {found}, the parameter has {expected}'
+    if value.is_floating_point() != param.is_floating_point() or value.is_complex() != param.is_complex():
+        return f'dtype {value.dtype}, the parameter is {param.dtype}'
+    return None
+
+
+def _same_keys_problem(saved: Any, live: dict[str, Any]) -> str | None:
+    """Whether a saved dict has every key of ``live`` with a value of the same kind (numbers, sequences of the same
+    length, dicts, strings, None); extra saved keys are allowed."""
+    if not isinstance(saved, dict):
+        return f'a {type(saved).__name__}, not a dict'
+    missing = [key for key in live if key not in saved]
+    if missing:
+        return f"missing {', '.join(map(str, missing[:5]))}"
+    for key, value in live.items():
+        if not _same_kind(saved[key], value):
+            return f"'{key}' is {_describe(saved[key])}, expected {_describe(value)}"
+    return None
+
+
+def _same_kind(saved: Any, live: Any) -> bool:
+    if _is_number(live) or isinstance(live, bool):
+        return _is_number(saved) or isinstance(saved, bool)
+    if isinstance(live, (list, tuple)):
+        return isinstance(saved, (list, tuple)) and len(saved) == len(live)
+    if live is None:
+        return True  # e.g. Adam's ``foreach``/``fused``: None means "the default", anything saved is a choice
+    if torch.is_tensor(live):
+        return torch.is_tensor(saved) and saved.shape == live.shape
+    return isinstance(saved, type(live)) or isinstance(live, dict) and isinstance(saved, dict)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return f'a {type(value).__name__} of {len(value)}'
+    return f'a {type(value).__name__}'
+
+
+def check_network_state(state_dict: dict[str, Any], net: torch.nn.Module, path: str | os.PathLike) -> None:
+    """One CheckpointError naming ``path`` unless ``state_dict`` has exactly the tensors of ``net`` (names, shapes,
+    floating or not), so that loading it cannot fail half-way or change the network's structure."""
+    own = net.state_dict()
+    missing, unexpected = sorted(set(own) - set(state_dict)), sorted(set(state_dict) - set(own))
+    if missing or unexpected:
+        raise CheckpointError(f'{path}: the tensors do not match {type(net).__name__} '
+                              f'(missing {missing[:5]}, unexpected {unexpected[:5]}).')
+    for name, value in state_dict.items():
+        expected = own[name]
+        if not torch.is_tensor(value):
+            raise CheckpointError(f"{path}: '{name}' is a {type(value).__name__}, not a tensor.")
+        if value.shape != expected.shape or value.is_floating_point() != expected.is_floating_point():
+            raise CheckpointError(f"{path}: '{name}' is {value.dtype} {tuple(value.shape)}, "
+                                  f'{type(net).__name__} has {expected.dtype} {tuple(expected.shape)}.')
+
+
+def load_training_state(path: str | os.PathLike, map_location: str | torch.device = 'cpu',
+                        total_iter: int | None = None) -> dict[str, Any]:
     """:func:`load_checkpoint` then :func:`validate_training_state`: a CheckpointError naming the file for a missing,
     damaged or unsafe file and for one that holds something other than a training state."""
-    return validate_training_state(load_checkpoint(path, map_location), path)
+    return validate_training_state(load_checkpoint(path, map_location), path, total_iter)
 
 
 def network_files(state_path: str | os.PathLike, state: dict[str, Any], labels: Sequence[str] | None = None,
@@ -227,26 +450,60 @@ def check_checkpoint_complete(state_path: str | os.PathLike, state: dict[str, An
                               'not found.')
 
 
+# ``check(state, path)`` raises a CheckpointError when a structurally valid state does not fit the live run (the
+# trainer passes :func:`check_training_state` bound to its model); resume and pruning use the same one.
+StateCheck = Callable[[dict[str, Any], Path], None]
+
+
 def load_resumable_state(path: str | os.PathLike, labels: Sequence[str] | None = None,
-                         models_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """A training state to resume from: readable, structurally valid and with all its network files
-    (:func:`load_training_state`, :func:`check_checkpoint_complete`); else a CheckpointError naming the problem."""
-    state = load_training_state(path)
+                         models_dir: str | os.PathLike | None = None, total_iter: int | None = None,
+                         check: StateCheck | None = None) -> dict[str, Any]:
+    """A training state to resume from: readable, structurally valid (``iter`` within ``total_iter`` when given),
+    with all its network files, and passing ``check`` when given (:func:`load_training_state`,
+    :func:`check_checkpoint_complete`); else a CheckpointError naming the problem."""
+    state = load_training_state(path, total_iter=total_iter)
     check_checkpoint_complete(path, state, labels, models_dir)
+    if check is not None:
+        check(state, Path(path))
     return state
 
 
-def last_complete_checkpoint_hint(states_dir: str | os.PathLike, models_dir: str | os.PathLike) -> str:
-    """A sentence naming the newest complete checkpoint (for an error raised while saving a newer one)."""
-    complete = resumable_states(states_dir, models_dir)
+def newest_valid_states(states_dir: str | os.PathLike, models_dir: str | os.PathLike, count: int,
+                        labels: Sequence[str] | None = None, total_iter: int | None = None,
+                        check: StateCheck | None = None,
+                        skipped: list[CheckpointError] | None = None) -> list[tuple[Path, dict[str, Any]]]:
+    """Up to ``count`` checkpoints that pass :func:`load_resumable_state`, newest first, as (path, state).
+
+    The one validation resume, pruning and the "last complete checkpoint" message share: a state that is
+    unreadable, damaged, planted or unfit is never counted; its error is appended to ``skipped`` when given.
+    """
+    found = []
+    for path in resumable_states(states_dir, models_dir):
+        if len(found) == count:
+            break
+        try:
+            found.append((path, load_resumable_state(path, labels, models_dir, total_iter, check)))
+        except CheckpointError as err:
+            if skipped is not None:
+                skipped.append(err)
+    return found
+
+
+def last_complete_checkpoint_hint(states_dir: str | os.PathLike, models_dir: str | os.PathLike,
+                                  labels: Sequence[str] | None = None, total_iter: int | None = None,
+                                  check: StateCheck | None = None) -> str:
+    """A sentence naming the newest valid checkpoint (for an error raised while saving a newer one)."""
+    complete = newest_valid_states(states_dir, models_dir, 1, labels, total_iter, check)
     if not complete:
         return 'There is no complete checkpoint yet.'
-    return (f'The last complete checkpoint is iteration {complete[0].stem} ({complete[0]}); resume from it with '
+    path = complete[0][0]
+    return (f'The last complete checkpoint is iteration {path.stem} ({path}); resume from it with '
             '--auto_resume once the cause is fixed.')
 
 
 def resumable_states(states_dir: str | os.PathLike, models_dir: str | os.PathLike) -> list[Path]:
-    """``<iter>.state`` files whose ``net_g_<iter>.pth`` exists, newest first (temporary files never match)."""
+    """``<iter>.state`` files whose ``net_g_<iter>.pth`` exists, newest first (temporary files never match): the
+    candidates, not yet loaded; :func:`newest_valid_states` keeps those that pass the validation."""
     states_dir, models_dir = Path(states_dir), Path(models_dir)
     if not states_dir.is_dir():
         return []
@@ -266,15 +523,23 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     return stale
 
 
-def prune_checkpoints(states_dir: str | os.PathLike, models_dir: str | os.PathLike, keep: int) -> list[Path]:
-    """Delete the networks and training states older than the newest ``keep`` complete checkpoints.
+def prune_checkpoints(states_dir: str | os.PathLike, models_dir: str | os.PathLike, keep: int,
+                      labels: Sequence[str] | None = None, total_iter: int | None = None,
+                      check: StateCheck | None = None, protect: int | None = None) -> list[Path]:
+    """Delete the networks and training states older than the newest ``keep`` valid checkpoints.
 
-    States go first, so an interruption never leaves a state whose networks are gone. Returns the deleted files.
+    Only checkpoints that pass the validation resume uses (:func:`newest_valid_states`) are counted, so an
+    unreadable or planted state never makes the real ones look old; nothing is deleted while fewer than ``keep``
+    valid ones exist, and iteration ``protect`` (the checkpoint just written) is always kept. Files of invalid
+    states newer than the oldest kept checkpoint are left alone. States go first, so an interruption never leaves
+    a state whose networks are gone. Returns the deleted files.
     """
-    complete = resumable_states(states_dir, models_dir)
-    if len(complete) <= keep:
+    kept = newest_valid_states(states_dir, models_dir, keep, labels, total_iter, check)
+    if len(kept) < keep:
         return []
-    oldest_kept = int(complete[keep - 1].stem)
+    oldest_kept = min(int(path.stem) for path, _ in kept)
+    if protect is not None:
+        oldest_kept = min(oldest_kept, protect)
     states = [p for p in Path(states_dir).glob('*.state') if p.stem.isdigit() and int(p.stem) < oldest_kept]
     networks = [p for p in Path(models_dir).glob('net_*_*.pth')
                 if p.stem.rsplit('_', 1)[1].isdigit() and int(p.stem.rsplit('_', 1)[1]) < oldest_kept]
