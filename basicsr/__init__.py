@@ -1,4 +1,7 @@
 """basicsr: a YAML-driven training framework for image super-resolution."""
+from basicsr.utils.image_header import configure_decoder_limit
 from basicsr.version import __version__
+
+configure_decoder_limit()  # before any module of the package loads OpenCV, which reads its limit once
 
 __all__ = ['__version__']

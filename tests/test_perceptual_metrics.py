@@ -271,7 +271,8 @@ def test_reference_statistics_file_and_the_gt_set_give_the_same_fid(tmp_path, ch
     one.update(*pairs[0][::-1])
     assert np.isnan(one.compute())  # a covariance needs two images
     np.savez(tmp_path / 'bad.npz', mu=mu[:10], sigma=sigma)
-    with pytest.raises(DataError, match=r'bad\.npz: FID reference statistics need mu \(2048,\)'):
+    with pytest.raises(DataError, match=r'bad\.npz: FID reference statistics: mu has shape \(10,\), '
+                                        r'expected \(2048,\)'):
         load_reference_stats(tmp_path / 'bad.npz')
     with pytest.raises(DataError, match='without reference_stats FID compares the SR images with the GT'):
         FrechetInceptionDistance(pretrained=False).update(pairs[0][1], None)

@@ -23,6 +23,7 @@ from basicsr.metrics.dataset_metric import DatasetMetric
 from basicsr.metrics.metric_util import quantize_tensor
 from basicsr.utils.checkpoint import atomic_write
 from basicsr.utils.errors import DataError
+from basicsr.utils.file_inspect import npz_arrays
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.registry import METRIC_REGISTRY
 
@@ -111,16 +112,9 @@ def load_reference_stats(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=2)
 def _read_stats(path: str, mtime_ns: int) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: np.array(data[key], dtype=np.float64) for key in data.files if key in ('mu', 'sigma')}
-    except (OSError, ValueError, TypeError) as err:
-        raise DataError(f'{path}: not a readable .npz file of numbers ({err}).') from err
-    mu, sigma = arrays.get('mu'), arrays.get('sigma')
-    if mu is None or sigma is None or mu.shape != (FEATURE_DIM,) or sigma.shape != (FEATURE_DIM, FEATURE_DIM):
-        found = {key: getattr(arrays.get(key), 'shape', 'missing') for key in ('mu', 'sigma')}
-        raise DataError(f'{path}: FID reference statistics need mu ({FEATURE_DIM},) and sigma ({FEATURE_DIM}, '
-                        f'{FEATURE_DIM}), found {found}.')
+    arrays = npz_arrays(path, {'mu': (FEATURE_DIM,), 'sigma': (FEATURE_DIM, FEATURE_DIM)},
+                        'FID reference statistics')
+    mu, sigma = arrays['mu'], arrays['sigma']
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
         raise DataError(f'{path}: the FID statistics hold NaN or infinite values.')
     mu.flags.writeable = sigma.flags.writeable = False

@@ -31,6 +31,7 @@ import torch
 
 from basicsr.metrics.metric_util import reorder_image, to_y_channel
 from basicsr.utils.errors import DataError
+from basicsr.utils.file_inspect import npz_arrays
 from basicsr.utils.known_files import download_hint
 from basicsr.utils.matlab_functions import imresize
 from basicsr.utils.registry import METRIC_REGISTRY
@@ -39,8 +40,8 @@ PARAMS_ENV = 'BASICSR_NIQE_PARAMS'
 PARAMS_FILE = 'niqe_pris_params.npz'
 BLOCK_SIZE = 96
 NUM_FEATURES = 36  # 18 per scale, two scales
+MAX_WINDOW = 31  # side of the local-statistics window; BasicSR's model has 7
 SHARPNESS_THRESHOLD = 0.75  # pristine blocks kept: sharpness above this fraction of the image's sharpest block
-_KEYS = ('mu_pris_param', 'cov_pris_param', 'gaussian_window')
 _SHAPE_GRID = np.arange(0.2, 10.001, 0.001)  # candidate shapes, the MATLAB release's 0.2:0.001:10
 _gamma = np.vectorize(math.gamma)
 # E[|x|]^2 / E[x^2] of a generalised Gaussian of each candidate shape, the statistic the shape is matched on
@@ -218,25 +219,25 @@ def load_niqe_model(params_path: str | None = None) -> NIQEModel:
 @functools.lru_cache(maxsize=4)
 def _read_model(path: str, inode: int, mtime_ns: int, size: int) -> NIQEModel:
     """Read and check a model file; its inode, modification time and size key the cache, so a new file is read."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: np.array(data[key], dtype=np.float64) for key in data.files}
-    except (OSError, ValueError, AttributeError, TypeError) as err:  # a .npy or non-numpy file, object arrays
-        raise DataError(f'{path}: not a readable .npz file of numbers ({err}).') from err
-    missing = [key for key in _KEYS if key not in arrays]
-    if missing:
-        raise DataError(f"{path}: not a NIQE model, missing {', '.join(missing)} (has {', '.join(arrays)}).")
+    arrays = npz_arrays(path, {'mu_pris_param': _feature_vector, 'cov_pris_param': (NUM_FEATURES, NUM_FEATURES),
+                               'gaussian_window': _window_shape}, 'a NIQE model')
     mu, cov, window = arrays['mu_pris_param'], arrays['cov_pris_param'], arrays['gaussian_window']
-    if mu.size != NUM_FEATURES or cov.shape != (NUM_FEATURES, NUM_FEATURES):
-        raise DataError(f'{path}: mu_pris_param must hold {NUM_FEATURES} values and cov_pris_param be '
-                        f'{NUM_FEATURES}x{NUM_FEATURES}, got shapes {mu.shape} and {cov.shape}.')
-    if window.ndim != 2 or window.shape[0] != window.shape[1] or window.shape[0] % 2 == 0:
-        raise DataError(f'{path}: gaussian_window must be a square window of odd size, got shape {window.shape}.')
     if not all(np.isfinite(a).all() for a in (mu, cov, window)):
         raise DataError(f'{path}: the model holds NaN or infinite values.')
     for array in (mu, cov, window):
         array.flags.writeable = False
     return NIQEModel(mu.reshape(NUM_FEATURES), cov, window)
+
+
+def _feature_vector(shape: tuple[int, ...]) -> str | None:
+    """BasicSR's model stores ``mu_pris_param`` as (1, 36); a flat (36,) is fine too."""
+    return None if shape in ((NUM_FEATURES,), (1, NUM_FEATURES)) else f'must hold {NUM_FEATURES} values, has {shape}'
+
+
+def _window_shape(shape: tuple[int, ...]) -> str | None:
+    if len(shape) == 2 and shape[0] == shape[1] and shape[0] % 2 == 1 and shape[0] <= MAX_WINDOW:
+        return None
+    return f'must be a square window of odd size up to {MAX_WINDOW}, has shape {shape}'
 
 
 def prepare_image(img: np.ndarray, crop_border: int, input_order: str = 'HWC', convert_to: str = 'y') -> np.ndarray:

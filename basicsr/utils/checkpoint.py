@@ -16,7 +16,10 @@ from typing import Any, Callable, Sequence
 import torch
 
 from basicsr.utils.errors import CheckpointError
+from basicsr.utils.file_inspect import check_pth_size
 from basicsr.utils.known_files import download_hint
+from basicsr.utils.misc import current_umask
+from basicsr.utils.run_lock import refuse_if_locked
 
 TMP_SUFFIX = '.tmp'
 
@@ -33,7 +36,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=TMP_SUFFIX, dir=path.parent)
         with os.fdopen(fd, 'wb') as file:
-            os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes owner-only files; use what open() would
+            os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes owner-only files; use what open() would
             write(file)
             file.flush()
             os.fsync(file.fileno())
@@ -60,12 +63,6 @@ def _os_error_in(err: BaseException) -> OSError | None:
     return None
 
 
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -84,17 +81,21 @@ def save_checkpoint(obj: Any, path: str | os.PathLike) -> None:
     atomic_write(path, lambda file: torch.save(obj, file))
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 'cpu') -> Any:
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 'cpu',
+                    max_bytes: int | None = None) -> Any:
     """Load a ``.pth``/``.state`` file with ``weights_only=True``, or a ``.safetensors`` file.
 
     Raises CheckpointError naming the file when it is missing, damaged or holds anything but tensors and plain
-    containers (such a file is refused without running any of its code).
+    containers (such a file is refused without running any of its code), and, from the zip directory before any
+    tensor is read, when its tensors would take more than ``max_bytes`` or a record is a compression bomb
+    (:func:`basicsr.utils.file_inspect.check_pth_size`).
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f'{path}: checkpoint file not found.{download_hint(path)}')
     if path.suffix == '.safetensors':
         return _load_safetensors(path, map_location)
+    check_pth_size(path, max_bytes)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
@@ -515,8 +516,13 @@ def resumable_states(states_dir: str | os.PathLike, models_dir: str | os.PathLik
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files an interrupted :func:`atomic_write` left in ``folder``; return them."""
+    """Delete the temporary files an interrupted :func:`atomic_write` left in ``folder``; return them.
+
+    While another live run holds the experiment folder above ``folder`` (:mod:`basicsr.utils.run_lock`), its
+    temporary files are files being written: one RunLockError names that run and nothing is deleted.
+    """
     folder = Path(folder)
+    refuse_if_locked(folder.resolve().parent, f'remove the temporary files in {folder}')
     stale = list(folder.glob(f'.*{TMP_SUFFIX}')) if folder.is_dir() else []
     for path in stale:
         path.unlink(missing_ok=True)

@@ -1,21 +1,29 @@
-"""Image dimensions read from the file header, without decoding the pixels.
-
-Covers the formats of :data:`basicsr.utils.misc.IMG_EXTENSIONS`: PNG, JPEG, BMP, TIFF (and BigTIFF), WebP and the
-Netpbm formats (PBM/PGM/PPM). :func:`check_pixel_limit` refuses an image above the pixel limit before OpenCV
-allocates it: a few-megabyte PNG can decode to tens of gigabytes (a decompression bomb).
+"""The pixel limit of decoded images, against decompression bombs (a few-megabyte PNG can decode to tens of GB).
 
 The limit is ``DEFAULT_MAX_IMAGE_PIXELS`` unless the environment variable ``BASICSR_MAX_IMAGE_PIXELS`` holds another
-pixel count (0: no limit). It is read at every check, so a value set before a run (or by
-:func:`set_max_image_pixels`) also holds in dataloader worker processes.
+pixel count (0: no limit). It is enforced twice:
+
+- by the decoder itself: :func:`configure_decoder_limit` (run by ``import basicsr``, before any module loads OpenCV)
+  hands the limit to OpenCV as ``OPENCV_IO_MAX_IMAGE_PIXELS``, which every OpenCV decoder checks against the size
+  *it* reads from the header, before allocating. A header that a hand parser would read differently (a TIFF with
+  two ImageWidth tags) cannot slip through. OpenCV reads the variable once, when it is loaded: a limit raised
+  after the start does not reach it, and a program that imports ``cv2`` before ``basicsr`` keeps OpenCV's own
+  limit (about 1 gigapixel) unless it sets the variable itself;
+- by :func:`check_pixel_limit`, from the header as read here (PNG, JPEG, BMP, TIFF/BigTIFF, WebP, PBM/PGM/PPM): the
+  error names the size, and a limit lowered at run time (:func:`set_max_image_pixels`) holds at once, also in
+  dataloader workers, which inherit the environment.
 """
 import os
 import re
 import struct
+import sys
 
 from basicsr.utils.errors import DataError, OptionError
 
 DEFAULT_MAX_IMAGE_PIXELS = 100_000_000
 MAX_PIXELS_ENV = 'BASICSR_MAX_IMAGE_PIXELS'
+OPENCV_PIXELS_ENV = 'OPENCV_IO_MAX_IMAGE_PIXELS'
+_NO_LIMIT = 1 << 62  # what OpenCV gets for "0: no limit"
 FORMATS = 'PNG, JPEG, BMP, TIFF, WebP, PBM/PGM/PPM'
 
 # JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic...): not C4 (DHT), C8 (JPG), CC (DAC)
@@ -56,6 +64,31 @@ def set_max_image_pixels(limit: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise OptionError(f'max image pixels: expected a pixel count (0 for no limit), got {limit!r}.')
     os.environ[MAX_PIXELS_ENV] = str(limit)
+
+
+def configure_decoder_limit() -> None:
+    """Give OpenCV's decoders the pixel limit, unless OpenCV is loaded already or the user set its variable."""
+    if 'cv2' in sys.modules or OPENCV_PIXELS_ENV in os.environ:
+        return
+    try:
+        limit = max_image_pixels()
+    except OptionError:  # reported at the first image read
+        limit = DEFAULT_MAX_IMAGE_PIXELS
+    os.environ[OPENCV_PIXELS_ENV] = str(limit or _NO_LIMIT)
+
+
+def is_decoder_size_refusal(err: Exception) -> bool:
+    """Whether an OpenCV error is its refusal of the size a header declares."""
+    return 'validateInputImageSize' in str(err)
+
+
+def decoder_refusal(source: str) -> str:
+    """The message for an image OpenCV's decoder refused for its declared size."""
+    given = os.environ.get(OPENCV_PIXELS_ENV, '').strip()
+    limit = f'{int(given) / 1e6:g} megapixels' if given.isdigit() else "OpenCV's own"
+    return (f'{source}: its header declares more pixels than the decoder accepts ({limit}, the limit when this '
+            'process started); not decoded (a decompression bomb?). To read it, start again with the environment '
+            f'variable {MAX_PIXELS_ENV} at least its pixel count (0: no limit).')
 
 
 def check_pixel_limit(content: bytes, source: str) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from basicsr.utils.errors import DataError
-from basicsr.utils.image_header import check_pixel_limit
+from basicsr.utils.image_header import check_pixel_limit, decoder_refusal, is_decoder_size_refusal
 
 _FLAGS = ('color', 'grayscale', 'unchanged')
 
@@ -35,15 +35,21 @@ def imdecode(content: bytes, flag: str = 'color', source: str = '<bytes>') -> np
     """Decode image bytes like :func:`imfrombytes`, but keep the stored pixel type (uint8, uint16 or float32).
 
     Datasets crop these and convert only the patch with :func:`img_as_float32`, the same values for less work.
-    Every image read goes through here: its size is read from the header first, and an image above the pixel limit
-    (:mod:`basicsr.utils.image_header`, ``BASICSR_MAX_IMAGE_PIXELS``) is refused before it is decoded.
+    Every image read goes through here: an image above the pixel limit (:mod:`basicsr.utils.image_header`,
+    ``BASICSR_MAX_IMAGE_PIXELS``) is refused before it is decoded, from its header as read here and as OpenCV's
+    decoder reads it.
     """
     if flag not in _FLAGS:
         raise ValueError(f"flag must be one of {_FLAGS}, got '{flag}'.")
     if len(content) == 0:
         raise DataError(f'{source}: the file is empty (0 bytes).')
     check_pixel_limit(content, source)
-    img = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        img = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as err:
+        if is_decoder_size_refusal(err):
+            raise DataError(decoder_refusal(source)) from None
+        raise DataError(f'{source}: not a readable image ({str(err).strip().splitlines()[-1]}).') from None
     if img is None or img.size == 0:
         raise DataError(f'{source}: not a readable image (corrupt, truncated or an unsupported format).')
     if flag == 'color':
