@@ -25,6 +25,7 @@ from basicsr.utils.dist_util import broadcast_object, close_dist, get_dist_info,
 from basicsr.utils.errors import BasicSRError, CheckpointError, OptionError, TrainingInterrupted
 from basicsr.utils.logger import MessageLogger, get_env_info, get_root_logger, init_tb_logger, init_wandb_logger
 from basicsr.utils.misc import get_time_str, mkdir_and_rename, set_random_seed, use_deterministic_algorithms
+from basicsr.utils.run_lock import RunLock, acquire_run_lock
 from basicsr.utils.options import dict2str, parse_options, save_options
 from basicsr.utils.sanity import sanity_warnings
 
@@ -130,15 +131,19 @@ def create_train_val_dataloaders(opt: dict[str, Any], logger: logging.Logger) ->
     return train_loader, sampler, val_loaders
 
 
-def make_experiment_folders(opt: dict[str, Any], resuming: bool) -> None:
-    """Create the experiment folders; a fresh run moves an existing folder of the same name aside."""
+def make_experiment_folders(opt: dict[str, Any], resuming: bool) -> RunLock | None:
+    """Take the run lock of the experiment folder (another live run of the same name is one RunLockError naming
+    it), then create the folders; a fresh run moves an existing folder of the same name aside. Returns the lock
+    (rank 0; None on the other ranks), to release when the run ends."""
     if opt['rank'] != 0:
-        return
+        return None
     paths = opt['path']
+    lock = acquire_run_lock(paths['experiments_root'], 'training')
     if not resuming and 'debug' not in opt['name']:
         mkdir_and_rename(paths['experiments_root'])
     for key in ('experiments_root', 'models', 'training_states', 'visualization'):
         Path(paths[key]).mkdir(parents=True, exist_ok=True)
+    return lock
 
 
 def train_pipeline(root_path: str | None = None, argv: Sequence[str] | None = None) -> None:
@@ -146,7 +151,7 @@ def train_pipeline(root_path: str | None = None, argv: Sequence[str] | None = No
     ``basicsr.train.train_pipeline(root_path)`` reads the command line)."""
     opt = init_run(argv, root_path, is_train=True)
     resume_state = find_resume_state(opt)
-    make_experiment_folders(opt, resuming=resume_state is not None)
+    lock = make_experiment_folders(opt, resuming=resume_state is not None)
     log_file = Path(opt['path']['log']) / f"train_{opt['name']}_{get_time_str()}.log"
     logger = get_root_logger(log_file=log_file)
     logger.info(get_env_info())
@@ -178,6 +183,8 @@ def train_pipeline(root_path: str | None = None, argv: Sequence[str] | None = No
             tb_logger.close()
         if wandb_run is not None:
             wandb_run.finish()
+        if lock is not None:
+            lock.release()
 
 
 class TrainingPosition:

@@ -48,5 +48,9 @@ class DownloadError(BasicSRError, RuntimeError):
     """A file cannot be downloaded or fails its check; the message names the URL and where the file belongs."""
 
 
+class RunLockError(BasicSRError, RuntimeError):
+    """An experiment or results folder is in use by another run; the message names that process."""
+
+
 class TrainingInterrupted(BasicSRError):
     """Training stopped by Ctrl-C after a step; the message says how to continue."""

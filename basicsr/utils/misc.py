@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from basicsr.utils.dist_util import master_only
+from basicsr.utils.run_lock import refuse_if_locked
 
 IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 
@@ -48,10 +49,18 @@ def get_time_str() -> str:
 
 
 def mkdir_and_rename(path: str | os.PathLike) -> None:
-    """Create ``path``; if it exists, first move it aside to ``<path>_archived_<time>`` so nothing is lost."""
+    """Create ``path``; if it exists, first move it aside to ``<path>_archived_<time>`` so nothing is lost.
+
+    A folder another live run holds (:mod:`basicsr.utils.run_lock`) is never moved: one RunLockError names that run.
+    """
     path = Path(path)
     if path.exists():
-        path.rename(path.with_name(f'{path.name}_archived_{get_time_str()}'))
+        refuse_if_locked(path, 'move it aside')
+        archived = path.with_name(f'{path.name}_archived_{get_time_str()}')
+        number = 1
+        while archived.exists():  # two archives within a second
+            archived, number = path.with_name(f'{path.name}_archived_{get_time_str()}_{number}'), number + 1
+        path.rename(archived)
     path.mkdir(parents=True)
 
 
@@ -104,6 +113,13 @@ def use_deterministic_algorithms() -> None:
     torch.backends.cudnn.benchmark = False
 
 
+def current_umask() -> int:
+    """The process's file-creation mask (reading it means setting it: set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def sizeof_fmt(size: float, suffix: str = 'B') -> str:
     """Human-readable byte count, e.g. ``1.5 MiB``."""
     for unit in ('', 'Ki', 'Mi', 'Gi', 'Ti'):
@@ -120,6 +136,7 @@ def folder_written_atomically(target: Path) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{target.name}.tmp-', dir=target.parent))
     try:
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes owner-only folders; use what mkdir would
         yield tmp
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f'.{target.name}.old-', dir=target.parent))
