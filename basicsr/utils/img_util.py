@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import torch
 
+from basicsr.utils.checkpoint import atomic_write
 from basicsr.utils.errors import DataError
 from basicsr.utils.image_header import check_pixel_limit, decoder_refusal, is_decoder_size_refusal
 
@@ -108,14 +109,18 @@ def imread(path: str | os.PathLike, flag: str = 'color', float32: bool = False) 
 
 def imwrite(img: np.ndarray, file_path: str | os.PathLike, params: Sequence[int] | None = None,
             auto_mkdir: bool = True) -> None:
-    """Write ``img`` (BGR uint8/uint16) to ``file_path``; the format follows the extension."""
+    """Write ``img`` (BGR uint8/uint16) to ``file_path``; the format follows the extension.
+
+    Written atomically (:func:`~basicsr.utils.checkpoint.atomic_write`): a full disk or any other I/O error is one
+    error naming the file, and leaves neither a partial image nor a temporary file.
+    """
     path = Path(file_path)
-    if auto_mkdir:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if not auto_mkdir and not path.parent.is_dir():
+        raise FileNotFoundError(f'{path.parent}: folder not found (auto_mkdir is off).')
     ok, encoded = cv2.imencode(path.suffix or '.png', img, list(params or []))
     if not ok:
         raise OSError(f'{path}: OpenCV could not encode the image as {path.suffix}.')
-    path.write_bytes(encoded.tobytes())
+    atomic_write(path, lambda file: file.write(encoded.tobytes()))
 
 
 def img2tensor(imgs: np.ndarray | list[np.ndarray], bgr2rgb: bool = True,
@@ -168,6 +173,12 @@ def tensor2img(tensor: torch.Tensor | list[torch.Tensor], rgb2bgr: bool = True, 
         images = [_one(t) for t in tensor]
         return images[0] if len(images) == 1 else images
     return _one(tensor)
+
+
+def tensor2img_fast(tensor: torch.Tensor, rgb2bgr: bool = True, min_max: tuple[float, float] = (0, 1)) -> np.ndarray:
+    """BasicSR's uint8 shortcut for one (1, C, H, W) tensor: :func:`tensor2img` (which rounds where BasicSR's
+    shortcut truncated)."""
+    return tensor2img(tensor, rgb2bgr=rgb2bgr, out_type=np.uint8, min_max=min_max)
 
 
 def crop_border(imgs: np.ndarray | list[np.ndarray], crop_border: int) -> np.ndarray | list[np.ndarray]:

@@ -117,10 +117,17 @@ def unit_interval(value: Any) -> str | None:
     return None if 0 <= value < 1 else 'must be in [0, 1)'
 
 
+MAX_NAME_BYTES = 100  # folder and file names built from a name (``archived_<name>_<time>``) stay under 255 bytes
+
+
 def plain_name(value: Any) -> str | None:
-    """Names become folder names: no separators or '..', so outputs stay inside their experiment folder."""
+    """Names become folder names: no separators or '..', so outputs stay inside their experiment folder, and
+    short enough for the file system once a prefix and a time stamp are added."""
     if not value or value in ('.', '..') or any(sep in value for sep in ('/', '\\', '\0')):
         return "must be a plain name (no '/', '\\' or '..')"
+    size = len(value.encode('utf-8', 'surrogatepass'))
+    if size > MAX_NAME_BYTES:
+        return f'must be a plain name of at most {MAX_NAME_BYTES} bytes (has {size})'
     return None
 
 

@@ -1,0 +1,73 @@
+"""Hostile input (issue 26): I/O errors while writing images are one line and leave no partial file; names that
+become folder names are bounded."""
+import errno
+import os
+import resource
+import signal
+
+import numpy as np
+import pytest
+
+from basicsr.utils import checkpoint
+from basicsr.utils.errors import BasicSRError, OptionError
+from basicsr.utils.img_util import imread, imwrite
+from basicsr.utils.options import parse_options
+from conftest import tiny_train_options, write_yaml
+
+NOISE = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)  # ~12 KB as PNG
+
+
+def test_disk_full_while_saving_an_image_is_one_line_and_leaves_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / 'visualization' / 'img01_100.png'
+    imwrite(NOISE[:8, :8], target)
+    real_fdopen = os.fdopen
+
+    class HalfThenFull:
+        def __init__(self, file):
+            self._file = file
+
+        def write(self, data):
+            self._file.write(data[:len(data) // 2])
+            raise OSError(errno.ENOSPC, 'No space left on device')
+
+        def __getattr__(self, name):
+            return getattr(self._file, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self._file.__exit__(*exc)
+
+    monkeypatch.setattr(checkpoint.os, 'fdopen', lambda fd, mode: HalfThenFull(real_fdopen(fd, mode)))
+    with pytest.raises(BasicSRError) as info:
+        imwrite(NOISE, target)
+    message = str(info.value)
+    assert str(target) in message and 'No space left on device' in message and '\n' not in message
+    monkeypatch.undo()
+    assert sorted(p.name for p in target.parent.iterdir()) == ['img01_100.png']  # no temporary file
+    assert imread(target).shape == (8, 8, 3)  # the previous image, whole
+
+
+def test_file_size_limit_while_saving_an_image_leaves_nothing(tmp_path):
+    """A real failing write (EFBIG from RLIMIT_FSIZE, the kernel's refusal as for a full disk)."""
+    target = tmp_path / 'out.png'
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+    try:
+        with pytest.raises(BasicSRError) as info:
+            imwrite(NOISE, target)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert str(target) in str(info.value) and '\n' not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize('name', ['x' * 300, 'é' * 60])
+def test_a_name_too_long_for_a_folder_is_an_option_error(tmp_path, name):
+    path = write_yaml(tmp_path / 'opt.yml', tiny_train_options(tmp_path, name=name))
+    with pytest.raises(OptionError, match=r'name: must be a plain name of at most 100 bytes'):
+        parse_options(path)
+    assert not (tmp_path / 'experiments').exists()
