@@ -4,6 +4,8 @@ from typing import Any
 
 from torch import nn
 
+from basicsr.utils.logger import get_root_logger  # noqa: F401  (BasicSR 1.4.2 exposes it here)
+from basicsr.utils.misc import scandir  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.registry import ARCH_REGISTRY, import_modules
 
 import_modules(__file__, __name__, '_arch')

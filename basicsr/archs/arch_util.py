@@ -7,6 +7,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn import init
 
+from basicsr.utils.logger import get_root_logger  # noqa: F401  (BasicSR 1.4.2 exposes it here)
+
 
 @torch.no_grad()
 def default_init_weights(module_list: nn.Module | Iterable[nn.Module], scale: float = 1.0, bias_fill: float = 0.0,

@@ -5,6 +5,7 @@ Also loads the layout of the authors' EDSR-PyTorch files (``edsr_x4-4f62e9ef.pt`
 shift is two 1x1 convolutions; here it is a fixed mean, so those must hold this network's ``rgb_mean``.
 """
 from basicsr.archs.arch_util import MeanShiftedResidualSR, ResidualBlockNoBN, make_layer
+from basicsr.archs.arch_util import Upsample  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.archs.rcan_arch import DIV2K_RGB_MEAN
 from basicsr.utils.registry import ARCH_REGISTRY
 

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from basicsr.archs.arch_util import MeanShiftedResidualSR, make_layer
+from basicsr.archs.arch_util import Upsample  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.registry import ARCH_REGISTRY
 
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
 
 from basicsr.archs.arch_util import Upsample, trunc_normal_
+from basicsr.archs.arch_util import to_2tuple  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.archs.rcan_arch import DIV2K_RGB_MEAN
 from basicsr.utils.registry import ARCH_REGISTRY
 

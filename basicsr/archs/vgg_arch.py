@@ -44,6 +44,9 @@ def vgg_layer_names(vgg_type: str) -> list[str]:
     return names
 
 
+NAMES = {vgg_type: vgg_layer_names(vgg_type) for vgg_type in _CONVS_PER_BLOCK}  # BasicSR 1.4.2's table
+
+
 def torchvision_weights_file(vgg_type: str) -> str:
     """The file name torchvision gives the ImageNet weights of ``vgg_type`` (e.g. ``vgg19-dcbb9e9d.pth``)."""
     from torchvision.models import get_model_weights

@@ -12,6 +12,8 @@ from basicsr.data.prefetcher import CPUPrefetcher, CUDAPrefetcher
 from basicsr.data.sampler import EnlargedSampler, ShardSampler
 from basicsr.utils.dist_util import get_dist_info
 from basicsr.utils.errors import BasicSRError
+from basicsr.utils.logger import get_root_logger  # noqa: F401  (BasicSR 1.4.2 exposes it here)
+from basicsr.utils.misc import scandir  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.opt_dict import accept_opt_dict
 from basicsr.utils.option_schema import DATASET
 from basicsr.utils.registry import DATASET_REGISTRY, import_modules

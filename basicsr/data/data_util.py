@@ -4,9 +4,12 @@ import random
 from pathlib import Path
 from typing import Any
 
+from basicsr.data.transforms import mod_crop  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.errors import DataError
+from basicsr.utils.img_util import img2tensor  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.lmdb_util import read_lmdb_meta_info
 from basicsr.utils.misc import scan_images
+from basicsr.utils.misc import scandir  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 
 SampleKey = int | tuple[int, str]
 

@@ -12,9 +12,13 @@ import torch
 from basicsr.data.data_util import (SampleKey, is_lmdb, meta_info_lines, read_meta_info_names, single_paths,
                                      split_sample_key)
 from basicsr.data.degradations import KERNEL_TYPES, circular_lowpass_kernel, draw_mixed_kernel
+from basicsr.data.degradations import random_mixed_kernels  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.data.paired_image_dataset import ImageDatasetBase
 from basicsr.data.transforms import augment
 from basicsr.utils.errors import DataError, OptionError
+from basicsr.utils.file_client import FileClient  # noqa: F401  (BasicSR 1.4.2 exposes it here)
+from basicsr.utils.img_util import imfrombytes, img2tensor  # noqa: F401  (BasicSR 1.4.2 exposes them here)
+from basicsr.utils.logger import get_root_logger  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.misc import IMG_EXTENSIONS
 from basicsr.utils.registry import DATASET_REGISTRY
 

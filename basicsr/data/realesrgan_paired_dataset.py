@@ -3,8 +3,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from basicsr.data.data_util import meta_info_lines
+from basicsr.data.data_util import (  # noqa: F401  (BasicSR 1.4.2 exposes them here)
+    paired_paths_from_folder, paired_paths_from_lmdb)
 from basicsr.data.paired_image_dataset import PairedImageDataset
+from basicsr.data.transforms import augment, paired_random_crop  # noqa: F401  (BasicSR 1.4.2 exposes them here)
 from basicsr.utils.errors import DataError
+from basicsr.utils.file_client import FileClient  # noqa: F401  (BasicSR 1.4.2 exposes it here)
+from basicsr.utils.img_util import imfrombytes, img2tensor  # noqa: F401  (BasicSR 1.4.2 exposes them here)
 from basicsr.utils.registry import DATASET_REGISTRY
 
 

@@ -2,8 +2,13 @@
 from typing import Any, Literal
 
 from basicsr.data.data_util import SampleKey, single_paths, split_sample_key
+from basicsr.data.data_util import paths_from_lmdb  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.data.paired_image_dataset import ImageDatasetBase
 from basicsr.utils.errors import DataError
+from basicsr.utils.file_client import FileClient  # noqa: F401  (BasicSR 1.4.2 exposes it here)
+from basicsr.utils.img_util import imfrombytes, img2tensor  # noqa: F401  (BasicSR 1.4.2 exposes them here)
+from basicsr.utils.matlab_functions import rgb2ycbcr  # noqa: F401  (BasicSR 1.4.2 exposes it here)
+from basicsr.utils.misc import scandir  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.registry import DATASET_REGISTRY
 
 

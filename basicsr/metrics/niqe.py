@@ -99,6 +99,9 @@ def block_features(coefficients: np.ndarray) -> np.ndarray:
     return np.array(features)
 
 
+compute_feature = block_features  # BasicSR 1.4.2's name
+
+
 def mscn(img: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """MSCN coefficients of an HW float64 image and the local standard deviation (MATLAB ``imfilter``, replicate)."""
     def local_mean(x: np.ndarray) -> np.ndarray:

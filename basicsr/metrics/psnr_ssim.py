@@ -16,6 +16,7 @@ from basicsr.metrics.metric_util import reorder_image, to_y_channel
 from basicsr.utils import img_util
 from basicsr.utils.errors import ShapeMismatchError
 from basicsr.utils.matlab_functions import BT601_Y_OFFSET, BT601_Y_WEIGHTS
+from basicsr.utils.matlab_functions import rgb2ycbcr_pt  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.registry import METRIC_REGISTRY
 
 _C1 = (0.01 * 255)**2

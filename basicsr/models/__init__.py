@@ -4,6 +4,7 @@ from typing import Any
 from basicsr.models import lr_scheduler, optimizers  # noqa: F401  (register schedules and optimisers)
 from basicsr.models.base_model import BaseModel
 from basicsr.utils.logger import get_root_logger
+from basicsr.utils.misc import scandir  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.registry import MODEL_REGISTRY, import_modules
 
 import_modules(__file__, __name__, '_model')

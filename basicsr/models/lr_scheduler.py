@@ -14,6 +14,12 @@ from torch.optim import Optimizer
 from basicsr.utils.registry import SCHEDULER_REGISTRY
 
 
+def get_position_from_periods(iteration: int, cumulative_period: list[int]) -> int:
+    """The index of the first cycle whose cumulative end is >= ``iteration`` (BasicSR's helper; past the last
+    cycle it is ``len(cumulative_period)``)."""
+    return bisect.bisect_left(cumulative_period, iteration)
+
+
 class LRSchedule:
     """Base class: subclasses define :meth:`lr_at`."""
 
@@ -90,7 +96,7 @@ class CosineAnnealingRestartLR(LRSchedule):
         super().__init__(optimizer)
 
     def lr_at(self, initial_lr: float, iteration: int) -> float:
-        cycle = min(bisect.bisect_left(self.cumulative, iteration), len(self.periods) - 1)
+        cycle = min(get_position_from_periods(iteration, self.cumulative), len(self.periods) - 1)
         start = self.cumulative[cycle - 1] if cycle else 0
         progress = min((iteration - start) / self.periods[cycle], 1.0)
         weight = self.restart_weights[cycle]

@@ -4,8 +4,13 @@ from typing import Any
 
 import torch
 
+from basicsr.data.degradations import (  # noqa: F401  (BasicSR 1.4.2 exposes them here)
+    random_add_gaussian_noise_pt, random_add_poisson_noise_pt)
+from basicsr.data.transforms import paired_random_crop  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.models.online_degradation import SyntheticPairs
 from basicsr.models.srgan_model import SRGANModel
+from basicsr.utils.diffjpeg import DiffJPEG  # noqa: F401  (BasicSR 1.4.2 exposes it here)
+from basicsr.utils.img_process_util import USMSharp, filter2D  # noqa: F401  (BasicSR 1.4.2 exposes them here)
 from basicsr.utils.option_schema import Key
 from basicsr.utils.registry import MODEL_REGISTRY
 

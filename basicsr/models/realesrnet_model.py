@@ -2,8 +2,13 @@
 Data", arXiv 2107.10833): the PSNR-oriented first stage, an L1-trained generator on synthetic real-world pairs."""
 import torch
 
+from basicsr.data.degradations import (  # noqa: F401  (BasicSR 1.4.2 exposes them here)
+    random_add_gaussian_noise_pt, random_add_poisson_noise_pt)
+from basicsr.data.transforms import paired_random_crop  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.models.online_degradation import SyntheticPairs
 from basicsr.models.sr_model import SRModel
+from basicsr.utils.diffjpeg import DiffJPEG  # noqa: F401  (BasicSR 1.4.2 exposes it here)
+from basicsr.utils.img_process_util import USMSharp, filter2D  # noqa: F401  (BasicSR 1.4.2 exposes them here)
 from basicsr.utils.option_schema import Key
 from basicsr.utils.registry import MODEL_REGISTRY
 

@@ -4,11 +4,13 @@ from typing import Any, Iterator
 
 import torch
 
+from basicsr.archs import build_network  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.losses import build_loss
 from basicsr.losses.dsgan_loss import LowFrequencyLoss
 from basicsr.models.sr_model import SRModel
 from basicsr.utils.errors import OptionError
 from basicsr.utils.frequency import FrequencySeparation
+from basicsr.utils.logger import get_root_logger  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.option_schema import (FREQUENCY_SEPARATION, LOSS, OPTIMIZER, Key, Plugin, non_negative,
                                          positive)
 from basicsr.utils.registry import MODEL_REGISTRY
