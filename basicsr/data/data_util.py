@@ -10,6 +10,7 @@ from basicsr.utils.img_util import img2tensor  # noqa: F401  (BasicSR 1.4.2 expo
 from basicsr.utils.lmdb_util import read_lmdb_meta_info
 from basicsr.utils.misc import scan_images
 from basicsr.utils.misc import scandir  # noqa: F401  (BasicSR 1.4.2 exposes it here)
+from basicsr.utils.path_policy import inside
 
 SampleKey = int | tuple[int, str]
 
@@ -44,6 +45,9 @@ def single_paths(folder: str, meta_info_file: str | None = None) -> list[str]:
         return scan_images(folder, recursive=True, full_path=True)
     except FileNotFoundError as err:
         raise DataError(str(err)) from err
+    except OSError as err:  # e.g. /proc: entries that cannot be listed
+        raise DataError(f'{folder}: cannot list the images of this folder ({err.strerror or err}: '
+                        f'{err.filename}); is it a data folder?') from None
 
 
 def meta_info_lines(meta_info_file: str) -> list[tuple[int, str]]:
@@ -52,15 +56,19 @@ def meta_info_lines(meta_info_file: str) -> list[tuple[int, str]]:
         lines = Path(meta_info_file).read_text(encoding='utf-8').splitlines()
     except OSError as err:
         raise DataError(f'{meta_info_file}: cannot read the meta-info file ({err.strerror or err}).') from err
+    except UnicodeDecodeError as err:
+        raise DataError(f'{meta_info_file}: not a UTF-8 text file (byte {err.start}); a meta-info file lists '
+                        'image names, one per line.') from None
     return [(line_no, line) for line_no, line in enumerate(lines, 1) if line.strip()]
 
 
 def read_meta_info_names(meta_info_file: str, folder: str) -> list[str]:
-    """The first field of each line of a meta-info file (file names relative to ``folder``), all checked to exist."""
+    """The first field of each line of a meta-info file (file names relative to ``folder``, which they may not
+    leave: :func:`~basicsr.utils.path_policy.inside`), all checked to exist."""
     names = []
     for line_no, line in meta_info_lines(meta_info_file):
         name = line.split()[0]
-        if not (Path(folder) / name).is_file():
+        if not inside(folder, name, f'{meta_info_file}, line {line_no}').is_file():
             raise DataError(f'{meta_info_file}, line {line_no}: {name} does not exist in {folder}.')
         names.append(name)
     return names

@@ -99,6 +99,16 @@ def prepare_demo_data(root: str | os.PathLike) -> Path:
     else in ``root`` is touched.
     """
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise DataError(f'{root}: prepare_demo_data names a file; it must be a folder (new or holding the demo).')
+    try:
+        _prepare_splits(root)
+    except OSError as err:
+        raise DataError(f'{root}: cannot write the demo data ({err.strerror or err}: {err.filename}).') from None
+    return root
+
+
+def _prepare_splits(root: Path) -> None:
     for split, names, with_subimages in (('train', TRAIN_IMAGES, True), ('val', VAL_IMAGES, False)):
         split_dir = root / split
         if not (split_dir / 'HR').is_dir():
@@ -108,4 +118,3 @@ def prepare_demo_data(root: str | os.PathLike) -> Path:
             _build_atomically(split_dir / DEGRADED_FOLDER,
                               functools.partial(write_degraded, split_dir / 'LR_bicubic' / 'X4'),
                               f'{split} target domain (JPEG q{JPEG_QUALITY} + noise sigma {NOISE_SIGMA:g}/255)')
-    return root

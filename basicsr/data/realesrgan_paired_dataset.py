@@ -10,6 +10,7 @@ from basicsr.data.transforms import augment, paired_random_crop  # noqa: F401  (
 from basicsr.utils.errors import DataError
 from basicsr.utils.file_client import FileClient  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.img_util import imfrombytes, img2tensor  # noqa: F401  (BasicSR 1.4.2 exposes them here)
+from basicsr.utils.path_policy import inside
 from basicsr.utils.registry import DATASET_REGISTRY
 
 
@@ -22,7 +23,9 @@ def read_pair_list(meta_info: str, dataroot_gt: str, dataroot_lq: str) -> list[d
         names = [name.strip() for name in line.split(',')]
         if len(names) != 2 or not all(names):
             raise DataError(f"{meta_info}, line {line_no}: expected 'gt_path, lq_path', got {line!r}.")
-        pair = {'gt_path': str(Path(dataroot_gt) / names[0]), 'lq_path': str(Path(dataroot_lq) / names[1])}
+        where = f'{meta_info}, line {line_no}'
+        pair = {'gt_path': str(inside(dataroot_gt, names[0], where)),
+                'lq_path': str(inside(dataroot_lq, names[1], where))}
         for path in pair.values():
             if not Path(path).is_file():
                 raise DataError(f'{meta_info}, line {line_no}: {path} does not exist.')

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 from basicsr.utils.frequency import FilterType, PaddingMode
+from basicsr.utils.path_policy import stays_below
 
 REQUIRED = object()  # marks a key without default
 
@@ -232,7 +233,8 @@ ROOT = Section({
     'deterministic': Key(bool, False, doc='deterministic algorithms: a resumed run repeats an uninterrupted one'),
     'cudnn_benchmark': Key(bool, True, doc='let cuDNN pick the fastest convolution algorithms (GPU only; off '
                                            'in deterministic mode)'),
-    'prepare_demo_data': Key(str | None, doc='folder to fill with the built-in demo images when missing'),
+    'prepare_demo_data': Key(str | None, None, stays_below,
+                             doc='folder to fill with the built-in demo images when missing'),
     'datasets': MapOf(DATASET, _dataset_phase),
     'path': PATH,
     'train': TRAIN,
