@@ -1,4 +1,5 @@
 """basicsr: a YAML-driven training framework for image super-resolution."""
+import basicsr.safe_path  # noqa: F401  (first: ``python -m basicsr.train`` never imports from the working folder)
 from basicsr.utils.image_header import configure_decoder_limit
 from basicsr.version import __version__
 

@@ -1,33 +1,46 @@
 """Downloading files: streamed to a temporary file beside the destination, checked against a SHA-256 (or its
 prefix) when one is known, and renamed into place only when complete and correct, so a dropped connection, a
-Ctrl-C or a wrong file never leaves anything under the final name. Plain ``urllib``, with timeouts; a failure is a
-one-line :class:`~basicsr.utils.errors.DownloadError` naming the URL and where to put the file by hand.
+Ctrl-C or a wrong file never leaves anything under the final name. Plain ``urllib``; a failure is a one-line
+:class:`~basicsr.utils.errors.DownloadError` naming the URL and where to put the file by hand.
+
+Time limits: ``timeout`` seconds without any data, and ``deadline`` seconds for the whole transfer (a server that
+trickles bytes never times out per read). Temporary files are removed on every failure; those of a process that
+was killed (SIGKILL) are removed by the next download to the same folder once older than the deadline.
+
+Completeness: a file is kept only when its end can be verified: its SHA-256 matches, or the server announced its
+length (``Content-Length``) and sent all of it, or sent it chunked and ended the chunks properly. A body with none
+of these ends when the connection closes, and a cut connection looks the same, so it is refused.
 
 On top, BasicSR 1.4.2's public functions: :func:`load_file_from_url`, :func:`download_file_from_google_drive` and
 :func:`sizeof_fmt`. The files this project knows (and their hashes) are in :mod:`basicsr.utils.known_files`.
 """
+import contextlib
+import glob
 import hashlib
 import http.client
 import os
 import shutil
+import time
 import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Callable
+from typing import Any, BinaryIO, Callable
 from urllib.parse import urlparse
 
 from tqdm import tqdm
 
-from basicsr.utils.checkpoint import atomic_write
+from basicsr.utils.checkpoint import TMP_SUFFIX, atomic_write
 from basicsr.utils.errors import DownloadError
 from basicsr.utils.known_files import REPO_ROOT, RemoteFile, default_folder, sha256_for_url
 from basicsr.utils.misc import folder_written_atomically, sizeof_fmt
+from basicsr.utils.option_schema import plain_name
 
 __all__ = ['download', 'download_remote_file', 'load_file_from_url', 'download_file_from_google_drive',
            'sizeof_fmt', 'file_sha256', 'matches', 'extract_zip']
 
 TIMEOUT = 60  # seconds without any data (connecting or reading) before giving up
+DEADLINE = 2 * 60 * 60  # seconds for a whole transfer (the largest known file takes minutes on a slow line)
 CHUNK = 1 << 20
 USER_AGENT = 'basicsr-downloader'
 
@@ -51,16 +64,17 @@ class _Failed(Exception):
 
 
 def download(url: str, dest: str | os.PathLike, sha256: str = '', progress: bool = True,
-             timeout: float = TIMEOUT, place: str | os.PathLike | None = None) -> Path:
+             timeout: float = TIMEOUT, place: str | os.PathLike | None = None, deadline: float = DEADLINE) -> Path:
     """Download ``url`` to ``dest`` (its folder is created); return ``dest``.
 
     ``sha256``: the expected digest or a prefix of it ('' = not checked). The bytes go to a temporary file in the
     destination folder, which becomes ``dest`` only once complete and matching; on any failure (network, timeout,
-    short body, hash mismatch, Ctrl-C) it is removed and ``dest`` is left as it was. Raises DownloadError naming the
-    URL and ``place``, where to put the file by hand (default ``dest``).
+    ``deadline`` seconds passed, short or unverifiable body, hash mismatch, Ctrl-C) it is removed and ``dest`` is
+    left as it was. Raises DownloadError naming the URL and ``place``, where to put the file by hand (default
+    ``dest``).
     """
     try:
-        return _download(url, Path(dest), sha256, progress, timeout)
+        return _download(url, Path(dest), sha256, progress, timeout, deadline)
     except _Failed as err:
         raise DownloadError(f'{url}: {err}. {_advice(place or dest)}') from None
 
@@ -69,10 +83,12 @@ def _advice(place: str | os.PathLike) -> str:
     return f'Nothing was kept; run the command again, or download the file by hand and put it at {place}.'
 
 
-def _download(url: str, dest: Path, sha256: str, progress: bool, timeout: float) -> Path:
+def _download(url: str, dest: Path, sha256: str, progress: bool, timeout: float, deadline: float) -> Path:
+    remove_abandoned_temporaries(dest, deadline)
+    ends_at = time.monotonic() + deadline
     request = urllib.request.Request(url, headers={'User-Agent': USER_AGENT})
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        response = urllib.request.urlopen(request, timeout=min(timeout, deadline))
     except (OSError, http.client.HTTPException, ValueError) as err:
         failure = err
     else:
@@ -81,18 +97,49 @@ def _download(url: str, dest: Path, sha256: str, progress: bool, timeout: float)
                 raise _Failed('the server sent a web page instead of the file (for Google Drive: a download quota '
                               'or a changed link)')
             total = int(response.headers.get('Content-Length') or 0) or None
-            atomic_write(dest, lambda file: _receive(response, file, total, sha256, progress, dest.name))
+            if total is None and not sha256 and not getattr(response, 'chunked', False):
+                raise _Failed('the server gives neither the length of the file nor chunked framing, and no SHA-256 '
+                              'is known: a cut transfer could not be told from a complete one')
+            atomic_write(dest, lambda file: _receive(response, file, total, sha256, progress, dest.name,
+                                                     _Clock(timeout, ends_at, deadline)))
         return dest
     raise _Failed(f'cannot download ({_reason(failure)})')
 
 
-def _receive(response: BinaryIO, file: BinaryIO, total: int | None, sha256: str, progress: bool,
-             desc: str) -> None:
+def remove_abandoned_temporaries(dest: Path, older_than: float) -> None:
+    """Delete the temporary files of ``dest`` left by a download that was killed: older than ``older_than``
+    seconds (the deadline: no live download's file is that old)."""
+    if not dest.parent.is_dir():
+        return
+    now = time.time()
+    for tmp in dest.parent.glob(f'.{glob.escape(dest.name)}.*{TMP_SUFFIX}'):
+        with contextlib.suppress(OSError):
+            if now - tmp.stat().st_mtime > older_than:
+                tmp.unlink()
+
+
+class _Clock:
+    """The time left for each read: ``timeout`` without data, and never past the transfer's deadline."""
+
+    def __init__(self, timeout: float, ends_at: float, deadline: float) -> None:
+        self.timeout, self.ends_at, self.deadline = timeout, ends_at, deadline
+
+    def next_read(self, response: Any) -> None:
+        left = self.ends_at - time.monotonic()
+        if left <= 0:
+            raise _Failed(f'the transfer took longer than its deadline of {self.deadline:g} s')
+        sock = getattr(getattr(response.fp, 'raw', None), '_sock', None)  # http.client's socket, when it has one
+        if sock is not None:
+            sock.settimeout(min(self.timeout, left))
+
+
+def _receive(response: Any, file: BinaryIO, total: int | None, sha256: str, progress: bool, desc: str,
+             clock: _Clock) -> None:
     """Copy the body into ``file`` with a progress bar, checking its length and hash before it is kept."""
     digest, received = hashlib.sha256(), 0
     with tqdm(total=total, unit='B', unit_scale=True, unit_divisor=1024, desc=desc, disable=not progress,
               leave=False) as bar:
-        while chunk := _read(response):
+        while chunk := _read(response, clock):
             file.write(chunk)
             digest.update(chunk)
             received += len(chunk)
@@ -105,14 +152,19 @@ def _receive(response: BinaryIO, file: BinaryIO, total: int | None, sha256: str,
         raise _Failed(f'wrong file, refused: expected {what} {sha256.lower()}, found {found}')
 
 
-def _read(response: BinaryIO) -> bytes:
-    """The next chunk of the body; a network failure becomes _Failed (raised outside the ``except``, so it carries
-    no OSError that the file writer would report as a failed write)."""
+def _read(response: Any, clock: _Clock) -> bytes:
+    """The next bytes of the body (what one receive brings, so a trickle cannot hold a read past the deadline); a
+    network failure becomes _Failed (raised outside the ``except``, so it carries no OSError that the file writer
+    would report as a failed write)."""
+    clock.next_read(response)
     try:
-        return response.read(CHUNK)
+        return response.read1(CHUNK)
+    except TimeoutError:
+        failure = _Failed(f'the transfer took longer than its deadline of {clock.deadline:g} s'
+                          if time.monotonic() >= clock.ends_at else f'no data for {clock.timeout:g} s (timed out)')
     except (OSError, http.client.HTTPException) as err:
-        failure = err
-    raise _Failed(f'the transfer failed ({_reason(failure)})')
+        failure = _Failed(f'the transfer failed ({_reason(err)})')
+    raise failure
 
 
 def _reason(err: BaseException) -> str:
@@ -126,7 +178,8 @@ def _reason(err: BaseException) -> str:
 
 
 def download_remote_file(f: RemoteFile, folder: str | os.PathLike | None = None, progress: bool = True,
-                         timeout: float = TIMEOUT, place: str | os.PathLike | None = None) -> tuple[Path, bool]:
+                         timeout: float = TIMEOUT, place: str | os.PathLike | None = None,
+                         deadline: float = DEADLINE) -> tuple[Path, bool]:
     """Provide a known file in ``folder`` (default: its usual place); return (path, whether it was downloaded).
 
     A file already there is kept when it passes the check (or when there is nothing to check it against); one that
@@ -139,7 +192,7 @@ def download_remote_file(f: RemoteFile, folder: str | os.PathLike | None = None,
     failures = []
     for url in f.urls:
         try:
-            return _download(url, dest, f.check, progress, timeout), True
+            return _download(url, dest, f.check, progress, timeout, deadline), True
         except _Failed as err:
             failures.append(f'{url}: {err}')
     sources = failures[0] if len(failures) == 1 else f'{f.name}: no source worked ({"; ".join(failures)})'
@@ -151,15 +204,24 @@ def load_file_from_url(url: str, model_dir: str | os.PathLike | None = None, pro
     """BasicSR's helper: the local path of ``url``'s file in ``model_dir``, downloading it when it is not there.
 
     ``model_dir`` defaults to the torch hub checkpoints folder; a relative one is taken relative to the repository
-    root, as BasicSR does. A file already there is used as it is. When the URL is one of
+    root, as BasicSR does, and must stay inside it. ``file_name`` (default: the URL's last path segment) must be a
+    plain file name. A file already there is used as it is. When the URL is one of
     :mod:`basicsr.utils.known_files`, the download is checked against its hash.
     """
     if model_dir is None:
         import torch.hub
         model_dir = Path(torch.hub.get_dir()) / 'checkpoints'
     folder = Path(model_dir).expanduser()
-    folder = folder if folder.is_absolute() else REPO_ROOT / folder
-    path = (folder / (file_name or os.path.basename(urlparse(url).path))).resolve()
+    if not folder.is_absolute():
+        folder = (REPO_ROOT / folder).resolve()
+        if not folder.is_relative_to(REPO_ROOT.resolve()):
+            raise DownloadError(f'{url}: model_dir {str(model_dir)!r} leads outside {REPO_ROOT}; give an absolute '
+                                'folder to download elsewhere.')
+    name = file_name if file_name is not None else os.path.basename(urlparse(url).path)
+    problem = plain_name(name)
+    if problem:
+        raise DownloadError(f"{url}: file name {name!r} {problem}; nothing was downloaded.")
+    path = (folder / name).resolve()
     if not path.is_file():
         download(url, path, sha256_for_url(url), progress)
     return str(path)
