@@ -14,9 +14,10 @@ from basicsr.models import build_model
 from basicsr.train import init_run, run_cli
 from basicsr.utils.logger import get_env_info, get_root_logger
 from basicsr.utils.misc import get_time_str, mkdir_and_rename
-from basicsr.utils.options import dict2str
+from basicsr.config import dict2str
 
 MEAN_ROW = 'mean'
+NOT_AN_ITERATION = -1  # testing: the model's "best so far ... @ <iter>" records (kept from iteration 0) stay unset
 
 
 def format_metrics_table(dataset_name: str, per_image: dict[str, dict[str, float]],
@@ -58,7 +59,7 @@ def write_metrics_csv(path: Path, results: dict[str, dict[str, dict[str, float]]
 def test_pipeline(root_path: str | None = None, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Evaluate the model on every dataset; returns ``{dataset: {image: {metric: value}}}`` (BasicSR's entry point
     for plug-in repositories: ``basicsr.test.test_pipeline(root_path)`` reads the command line)."""
-    opt = init_run(argv, root_path, is_train=False)
+    opt, _ = init_run(argv, root_path, is_train=False)
     results_root = Path(opt['path']['results_root'])
     if opt['rank'] == 0:
         mkdir_and_rename(results_root)
@@ -75,7 +76,7 @@ def test_pipeline(root_path: str | None = None, argv: Sequence[str] | None = Non
     results, set_results = {}, {}
     for name, loader in loaders:
         logger.info(f'Testing {name}...')
-        per_image = model.validation(loader, 0, None, opt['val']['save_img'])
+        per_image = model.validation(loader, NOT_AN_ITERATION, None, opt['val']['save_img'])
         set_values = {m: model.metric_results[m] for m in set_metrics_opt if m in getattr(model, 'metric_results', {})}
         if (per_image and next(iter(per_image.values()))) or set_values:
             results[name], set_results[name] = per_image, set_values

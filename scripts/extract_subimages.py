@@ -33,15 +33,16 @@ class CropSettings:
     compress_level: int
 
 
-def extract_one(rel_path: str, settings: CropSettings) -> tuple[str, int]:
-    """Write the sub-images of one image; returns its relative path and the number written (0: too small)."""
+def extract_one(rel_path: str, settings: CropSettings) -> tuple[str, int, tuple[int, int]]:
+    """Write the sub-images of one image; returns its relative path, the number written (0: too small) and its
+    (height, width)."""
     img = imread(settings.input_dir / rel_path, flag='unchanged')
     crops = subimages(img, settings.crop_size, settings.step, settings.thresh_size)
     rel = Path(rel_path)
     params = [cv2.IMWRITE_PNG_COMPRESSION, settings.compress_level] if rel.suffix.lower() == '.png' else []
     for index, crop in enumerate(crops, 1):
         imwrite(crop, settings.output_dir / rel.parent / f'{rel.stem}_s{index:03d}{rel.suffix}', params)
-    return rel_path, len(crops)
+    return rel_path, len(crops), img.shape[:2]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,10 +71,19 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         raise SystemExit(f'--crop-size/--step/--thresh-size: {err}') from err
     settings = CropSettings(input_dir, output_dir, args.crop_size, args.step, args.thresh_size, args.compress_level)
+    created = not output_dir.exists()
     output_dir.mkdir(parents=True, exist_ok=True)
     work = functools.partial(extract_one, settings=settings)
-    counts = dict(_bootstrap.parallel_map(work, rel_paths, args.n_thread, desc='extract sub-images',
-                                          total=len(rel_paths)))
+    results = list(_bootstrap.parallel_map(work, rel_paths, args.n_thread, desc='extract sub-images',
+                                           total=len(rel_paths)))
+    counts = {path: count for path, count, _ in results}
+    if not any(counts.values()):
+        path, _, (height, width) = max(results, key=lambda result: min(result[2]))
+        if created:
+            output_dir.rmdir()
+        raise SystemExit(f'--crop-size {args.crop_size}: larger than every image (the largest, {path}, is '
+                         f'{width}x{height}), so no sub-image was written; use --crop-size {min(height, width)} '
+                         'or less.')
     too_small = sorted(path for path, count in counts.items() if count == 0)
     print(f'{output_dir}: {sum(counts.values())} sub-images from {len(counts)} images.')
     if too_small:

@@ -38,6 +38,12 @@ def network_record(network_opt: dict[str, Any], scale: int) -> dict[str, Any]:
     return {'network': network, 'scale': int(scale)}
 
 
+def record_entry(network_opt: dict[str, Any] | None, scale: int) -> dict[str, Any]:
+    """``{RECORD_KEY: record}`` to add to a network file's top level; empty when there is no network section (a
+    plug-in network built outside the options)."""
+    return {RECORD_KEY: network_record(network_opt, scale)} if network_opt else {}
+
+
 def recorded_network(checkpoint: Any, source: str | Path = '<checkpoint>') -> tuple[dict[str, Any], int] | None:
     """The ``(network options, scale)`` a loaded checkpoint records; None when it has no record."""
     record = checkpoint.get(RECORD_KEY) if isinstance(checkpoint, dict) else None

@@ -64,6 +64,19 @@ class ImageDatasetBase(Dataset):
         return tensors
 
 
+def check_pair_alignment(gt_shape: tuple, lq_shape: tuple, scale: int, gt_path: str, lq_path: str) -> None:
+    """A DataError naming the pair and the likely cause when the GT is not ``scale`` times the LQ give or take less
+    than ``scale`` pixels (that much comes from a GT not cropped to a multiple of the scale, which validation crops)."""
+    excess = (gt_shape[0] - lq_shape[0] * scale, gt_shape[1] - lq_shape[1] * scale)
+    if all(0 <= e < scale for e in excess):
+        return
+    raise DataError(f'{gt_path} ({gt_shape[1]}x{gt_shape[0]}) and {lq_path} ({lq_shape[1]}x{lq_shape[0]}) are not a '
+                    f'x{scale} pair (the GT should be {lq_shape[1] * scale}x{lq_shape[0] * scale}): the LQ was made '
+                    f'from another image or at another scale, or, for sub-images, the HR was not cropped to a '
+                    f'multiple of {scale} before cutting, so the HR and LR grids do not line up. '
+                    'scripts/prepare_dataset.py makes aligned pairs.')
+
+
 @DATASET_REGISTRY.register()
 class PairedImageDataset(ImageDatasetBase):
     """GT images with their low-quality (LQ) counterparts.
@@ -127,6 +140,7 @@ class PairedImageDataset(ImageDatasetBase):
                 img_lq = bicubic_lq(img_gt, self.scale)
         else:  # crop as stored, then convert only what is kept
             img_gt, img_lq = self.decode(gt_path, 'gt'), self.decode(lq_path, 'lq')
+            check_pair_alignment(img_gt.shape, img_lq.shape, self.scale, gt_path, lq_path)
             if train:
                 img_gt, img_lq = paired_random_crop(img_gt, img_lq, self.gt_size, self.scale, gt_path,
                                                     rng=rng, lq_path=lq_path)

@@ -21,7 +21,7 @@ from basicsr.utils import torch_random
 from basicsr.utils.dist_util import gather_to_master, get_dist_info
 from basicsr.utils.errors import OptionError
 from basicsr.utils.img_process_util import USMSharp
-from basicsr.utils.option_schema import Key, Section, non_negative, positive
+from basicsr.utils.option_schema import Key, Section, non_negative, positive, probability, value_range
 from basicsr.utils.registry import DATASET_REGISTRY
 
 KERNEL_KEYS = ('kernel1', 'kernel2', 'sinc_kernel')
@@ -29,26 +29,10 @@ _STREAM = 0x5EED_DE6  # tells the synthesis generator's seed apart from the glob
 
 
 # ---------------------------------------------------------------------------------------------------- option keys
-def probability(value: Any) -> str | None:
-    return None if 0 <= value <= 1 else 'must be a probability in [0, 1]'
-
-
 def resize_weights(value: Any) -> str | None:
     if len(value) == 3 and min(value) >= 0 and sum(value) > 0:
         return None
     return 'must be 3 non-negative weights [up, down, keep] with a positive sum'
-
-
-def value_range(lowest: float, highest: float = math.inf) -> Callable[[Any], str | None]:
-    """A check of ``[low, high]`` with ``lowest <= low <= high <= highest``."""
-
-    def check(value: Any) -> str | None:
-        if len(value) == 2 and lowest <= value[0] <= value[1] <= highest:
-            return None
-        upper = f' <= {highest:g}' if math.isfinite(highest) else ''
-        return f'must be [low, high] with {lowest:g} <= low <= high{upper}'
-
-    return check
 
 
 def _defaults(cls: type) -> dict[str, Any]:
@@ -65,10 +49,10 @@ def _pipeline_keys(cls: type, checks: dict[str, tuple[Any, Callable[[Any], str |
 
 _ROUND_CHECKS = {  # one round of Real-ESRGAN's degradation; the second round's keys end in 2
     'resize_prob': (list[float], resize_weights),
-    'resize_range': (list[float], value_range(0)),
+    'resize_range': (list[float], value_range(0, 4, open_low=True)),  # beyond x4 a patch outgrows memory
     'gaussian_noise_prob': (float, probability),
-    'noise_range': (list[float], value_range(0)),
-    'poisson_scale_range': (list[float], value_range(0)),
+    'noise_range': (list[float], value_range(0, 255)),  # sigma on the 0-255 scale
+    'poisson_scale_range': (list[float], value_range(0, 100)),
     'gray_noise_prob': (float, probability),
     'jpeg_range': (list[float], value_range(1, 100)),
 }
@@ -77,7 +61,7 @@ REALESRGAN_KEYS = _pipeline_keys(RealESRGANDegradation, {
     'second_blur_prob': (float, probability)})
 BSRGAN_SECTION = Section(_pipeline_keys(BSRGANDegradation, {
     'scale2_prob': (float, probability),
-    'noise_range': (list[float], value_range(0)),
+    'noise_range': (list[float], value_range(0, 255)),
     'jpeg_range': (list[int], value_range(1, 100)),
     'jpeg_prob': (float, probability),
     'isp_prob': (float, probability),

@@ -118,6 +118,38 @@ def unit_interval(value: Any) -> str | None:
     return None if 0 <= value < 1 else 'must be in [0, 1)'
 
 
+def probability(value: Any) -> str | None:
+    return None if 0 <= value <= 1 else 'must be a probability in [0, 1]'
+
+
+def value_range(lowest: float, highest: float = math.inf, open_low: bool = False) -> Callable[[Any], str | None]:
+    """A check of ``[low, high]`` with ``lowest <= low <= high <= highest`` (``lowest < low`` when ``open_low``)."""
+
+    def check(value: Any) -> str | None:
+        if len(value) == 2 and (lowest < value[0] if open_low else lowest <= value[0]) and \
+                value[0] <= value[1] <= highest:
+            return None
+        upper = f' <= {highest:g}' if math.isfinite(highest) else ''
+        return f"must be [low, high] with {lowest:g} {'<' if open_low else '<='} low <= high{upper}"
+
+    return check
+
+
+def odd_between(smallest: int, largest: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if smallest <= value <= largest and value % 2 == 1 else \
+            f'must be an odd number from {smallest} to {largest}'
+
+    return check
+
+
+def between(smallest: float, largest: float) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if smallest <= value <= largest else f'must be from {smallest:g} to {largest:g}'
+
+    return check
+
+
 MAX_NAME_BYTES = 100  # folder and file names built from a name (``archived_<name>_<time>``) stay under 255 bytes
 
 
@@ -138,7 +170,23 @@ def _dataset_phase(name: str) -> str | None:
     return "dataset names start with 'train', 'val' or 'test' (e.g. val_2, test_set14)"
 
 
-DATASET = Plugin('dataset', injected=('phase', 'scale'), optional=False, keys={
+# Ranges of the degradation arguments of datasets (Real-ESRGAN's kernels): outside them a kernel is singular
+# (sigma or beta 0), larger than any image patch, or a sample takes gigabytes (crop_pad_size).
+_KERNEL_ROUND_CHECKS = {
+    'blur_kernel_size': odd_between(3, 41),
+    'blur_sigma': value_range(0, 20, open_low=True),
+    'betag_range': value_range(0, 10, open_low=True),
+    'betap_range': value_range(0, 10, open_low=True),
+    'sinc_prob': probability,
+}
+DEGRADATION_DATASET_CHECKS = {
+    **_KERNEL_ROUND_CHECKS, **{f'{key}2': check for key, check in _KERNEL_ROUND_CHECKS.items()},
+    'final_sinc_prob': probability,
+    'crop_pad_size': between(1, 2048),
+}
+
+DATASET = Plugin('dataset', injected=('phase', 'scale'), optional=False, arg_checks=DEGRADATION_DATASET_CHECKS,
+                 keys={
     'name': Key(str, REQUIRED, plain_name, doc='shown in logs; names the result folders'),
     'batch_size_per_gpu': Key(int, 16, positive),
     'num_worker_per_gpu': Key(int, 4, non_negative),
