@@ -56,7 +56,9 @@ class AAB(nn.Module):
         return x + self.conv_last(self.lrelu(mixed))
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='sr', source='basicsr', licence='Apache-2.0',
+    tiny_config={'num_feat': 8, 'num_up_feat': 8, 'num_block': 1}, official_config={'upscale': 4})
 class A2N(nn.Module):
     """A2N: ``num_block`` AABs with a long skip; nearest-neighbour upsampling + conv + pixel attention + conv per x2
     stage (one stage of x2 or x3, two for x4); a bilinearly upsampled input added at the end.

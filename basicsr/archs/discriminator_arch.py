@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import spectral_norm
 
-from basicsr.utils.errors import ShapeMismatchError
+from basicsr.utils.errors import ShapeMismatchError, UnsupportedSizeError
 from basicsr.utils.registry import ARCH_REGISTRY
 
 
@@ -22,7 +22,9 @@ def _check_size(net: nn.Module, x: torch.Tensor, expected: int | None, multiple:
                          'match datasets.train.gt_size to the discriminator.')
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='discriminator', source='basicsr', licence='Apache-2.0',
+    tiny_config={'num_feat': 4, 'input_size': 128}, official_config={'num_feat': 64, 'input_size': 128})
 class VGGStyleDiscriminator(nn.Module):
     """VGG-style discriminator: stages of (3x3 conv, 4x4 stride-2 conv), BatchNorm, LeakyReLU(0.2), then
     ``linear1`` (to 100) and ``linear2`` (to 1). Five stages for 128x128 inputs, six for 256x256, down to 4x4.
@@ -33,7 +35,7 @@ class VGGStyleDiscriminator(nn.Module):
     def __init__(self, num_in_ch: int = 3, num_feat: int = 64, input_size: int = 128) -> None:
         super().__init__()
         if input_size not in (128, 256):
-            raise ValueError(f'VGGStyleDiscriminator supports input_size 128 or 256, got {input_size}.')
+            raise UnsupportedSizeError(f'VGGStyleDiscriminator supports input_size 128 or 256, got {input_size}.')
         self.input_size = input_size
         self.num_stages = 5 if input_size == 128 else 6
         channels = [num_feat * min(2**stage, 8) for stage in range(self.num_stages)]
@@ -61,7 +63,9 @@ class VGGStyleDiscriminator(nn.Module):
         return self.linear2(feat)
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='discriminator', source='basicsr', licence='Apache-2.0',
+    tiny_config={'num_feat': 4, 'input_size': 96}, official_config={'num_feat': 64, 'input_size': 96})
 class SRGANDiscriminator(nn.Module):
     """The SRGAN paper's discriminator: a 3x3 conv and LeakyReLU(0.2), then seven 3x3 conv-BN-LeakyReLU layers
     (channels 64, 128, 128, 256, 256, 512, 512 at ``num_feat`` 64; stride 2 on every other one), then
@@ -93,7 +97,9 @@ class SRGANDiscriminator(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='discriminator', source='basicsr', licence='Apache-2.0', input_multiple=8,
+    tiny_config={'num_feat': 4}, official_config={'num_feat': 64})
 class UNetDiscriminatorSN(nn.Module):
     """Real-ESRGAN's U-Net discriminator with spectral normalisation: three stride-2 encoder convs, a decoder of
     bilinear x2 upsampling + conv with skip connections, and a per-pixel logit map at the input resolution.

@@ -26,7 +26,9 @@ class PReLUResidualBlock(nn.Module):
         return x + self.conv2(self.prelu(self.conv1(x)))
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='degradation', source='basicsr', licence='Apache-2.0',
+    tiny_config={'num_feat': 8, 'num_block': 1}, official_config={})
 class DSGANGenerator(nn.Module):
     """Maps a bicubic-downscaled clean image to the target domain at the same size (594,380 parameters with the
     defaults): conv + PReLU, ``num_block`` residual blocks, conv, sigmoid. There is no global skip connection.
@@ -47,7 +49,9 @@ class DSGANGenerator(nn.Module):
         return torch.sigmoid(self.block_output(self.res_blocks(self.block_input(x))))
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='discriminator', source='basicsr', licence='Apache-2.0',
+    tiny_config={'num_feat': 4}, official_config={})
 class DSGANDiscriminator(nn.Module):
     """A fully convolutional patch discriminator with stride 1, so it gives one logit per pixel (1,030,273
     parameters with the defaults): 5x5 convs ``num_in_ch -> num_feat -> 2 num_feat -> 4 num_feat`` (BatchNorm on the

@@ -10,7 +10,10 @@ from basicsr.archs.rcan_arch import DIV2K_RGB_MEAN
 from basicsr.utils.registry import ARCH_REGISTRY
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='sr', source='basicsr', licence='Apache-2.0',
+    tiny_config={'num_feat': 8, 'num_block': 1},
+    official_config={'num_feat': 256, 'num_block': 32, 'res_scale': 0.1, 'upscale': 4})  # EDSR-L x4
 class EDSR(MeanShiftedResidualSR):
     """Enhanced Deep Super-Resolution network, laid out as BasicSR's ``EDSR``.
 

@@ -155,7 +155,13 @@ class RHAG(nn.Module):
         return x + to_tokens(self.conv(to_image(self.residual_group(x, x_size, *indices_and_mask), x_size)))
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='sr', source='basicsr', licence='Apache-2.0', spandrel_arch='HAT',
+    tiny_config={'upscale': 4, 'img_size': 16, 'window_size': 4, 'depths': [1], 'embed_dim': 12, 'num_heads': [2],
+                 'mlp_ratio': 2.0, 'squeeze_factor': 2},
+    official_config={'upscale': 4, 'img_size': 64, 'window_size': 16, 'compress_ratio': 3, 'squeeze_factor': 30,
+                     'conv_scale': 0.01, 'overlap_ratio': 0.5, 'depths': [6] * 6, 'embed_dim': 180,
+                     'num_heads': [6] * 6, 'mlp_ratio': 2.0})  # HAT x4 (official HAT_SRx4.yml)
 class HAT(nn.Module):
     """Hybrid Attention Transformer for classical SR (the official network's only reconstruction,
     ``upsampler: pixelshuffle``).

@@ -56,7 +56,9 @@ class ResidualGroup(nn.Module):
         return x + self.conv(self.residual_group(x))
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='sr', source='basicsr', licence='Apache-2.0',
+    tiny_config={'num_feat': 16, 'num_group': 1, 'num_block': 1}, official_config={'upscale': 4})
 class RCAN(MeanShiftedResidualSR):
     """Residual Channel Attention Network, laid out as BasicSR's ``RCAN``.
 

@@ -39,7 +39,9 @@ def _upsampler(num_feat: int, num_grow_ch: int, num_out_ch: int, upscale: int) -
                          nn.Conv2d(num_grow_ch, num_out_ch, 3, 1, 1))
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='sr', source='basicsr', licence='Apache-2.0',
+    tiny_config={'num_feat': 8, 'num_block': 1, 'num_layer': 2, 'num_grow_ch': 8}, official_config={'upscale': 4})
 class RDN(nn.Module):
     """Residual Dense Network: shallow features, ``num_block`` RDBs, global fusion of all their outputs (``GFF``)
     with a skip to the first features, then the upsampler. Defaults are the paper's (D=16, C=8, G=G0=64).

@@ -43,7 +43,9 @@ class RRDB(nn.Module):
         return self.rdb3(self.rdb2(self.rdb1(x))) * RESIDUAL_SCALE + x
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='sr', source='basicsr', licence='Apache-2.0', spandrel_arch='ESRGAN',
+    tiny_config={'num_feat': 8, 'num_block': 1, 'num_grow_ch': 32}, official_config={'scale': 4})
 class RRDBNet(nn.Module):
     """ESRGAN generator: RRDB trunk, then two nearest-neighbour x2 + conv stages. Keys and arguments as BasicSR.
 

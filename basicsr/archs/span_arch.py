@@ -69,7 +69,9 @@ class SPAB(nn.Module):
         return (out3 + x) * (torch.sigmoid(out3) - 0.5), out1
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='sr', source='basicsr', licence='Apache-2.0', spandrel_arch='SPAN',
+    tiny_config={'feature_channels': 8}, official_config={'feature_channels': 48, 'upscale': 4})
 class SPAN(nn.Module):
     """SPAN: a Conv3XC, six SPABs, a Conv3XC on the last one's output, a 1x1 fusion of the first features, the
     first and last blocks' outputs and the last block's first convolution (``conv_cat``), then conv + pixel

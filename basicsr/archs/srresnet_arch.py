@@ -9,7 +9,9 @@ from basicsr.archs.arch_util import ResidualBlockNoBN, default_init_weights, mak
 from basicsr.utils.registry import ARCH_REGISTRY
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='sr', source='basicsr', licence='Apache-2.0',
+    tiny_config={'num_feat': 8, 'num_block': 1}, official_config={'upscale': 4})
 class MSRResNet(nn.Module):
     """Modified SRResNet (BasicSR): residual blocks without BatchNorm, pixel-shuffle upsampling, and the
     bilinearly upsampled input added to the output. Key names match BasicSR, so its weights load strictly.
@@ -76,7 +78,9 @@ class PixelShuffleStage(nn.Module):
         return self.upsample_block(x)
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='sr', source='basicsr', licence='Apache-2.0',
+    tiny_config={'num_feat': 8, 'num_block': 1}, official_config={'upscale': 4})
 class SRResNet(nn.Module):
     """SRResNet as in the SRGAN paper (Ledig et al. 2017): 9x9 head, BatchNorm + PReLU residual blocks, a conv + BN
     with a long skip, pixel-shuffle x2 stages (one x3 stage for x3), 9x9 tail.

@@ -18,7 +18,9 @@ def _activation(act_type: str, num_feat: int) -> nn.Module:
     raise ValueError(f"act_type must be 'prelu', 'relu' or 'leakyrelu', got '{act_type}'.")
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='sr', source='basicsr', licence='Apache-2.0', spandrel_arch='Compact',
+    tiny_config={'num_feat': 8, 'num_conv': 1}, official_config={'num_feat': 64, 'num_conv': 16, 'upscale': 4})
 class SRVGGNetCompact(nn.Module):
     """A plain stack of 3x3 convolutions at the LQ resolution, upsampled once at the end by pixel shuffle; the
     nearest-neighbour upscaled input is added, so the convolutions learn the residual.

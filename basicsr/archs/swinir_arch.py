@@ -290,7 +290,12 @@ def pixelshuffle_head(embed_dim: int, upscale: int, num_out_ch: int,
             Upsample(upscale, num_feat), nn.Conv2d(num_feat, num_out_ch, 3, 1, 1))
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='sr', source='basicsr', licence='Apache-2.0', spandrel_arch='SwinIR',
+    tiny_config={'upscale': 4, 'img_size': 16, 'window_size': 4, 'depths': [1], 'embed_dim': 12, 'num_heads': [2],
+                 'mlp_ratio': 2.0, 'upsampler': 'pixelshuffle'},
+    official_config={'upscale': 4, 'img_size': 48, 'window_size': 8, 'depths': [6] * 6, 'embed_dim': 180,
+                     'num_heads': [6] * 6, 'mlp_ratio': 2.0, 'upsampler': 'pixelshuffle'})  # classical SR x4
 class SwinIR(nn.Module):
     """SwinIR: shallow conv, residual Swin Transformer groups with a conv and a long skip, then reconstruction.
 

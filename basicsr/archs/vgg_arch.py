@@ -70,7 +70,8 @@ def find_vgg_weights(vgg_type: str, vgg_weights_path: str | None) -> Path:
         f'or set pretrained: false to use randomly initialised VGG features (tests, demos).{download_hint(path)}')
 
 
-@ARCH_REGISTRY.register()
+@ARCH_REGISTRY.register(
+    kind='feature', source='basicsr', licence='Apache-2.0')
 class VGGFeatureExtractor(nn.Module):
     """Features of the named VGG layers; only the layers up to the deepest requested one are built and run.
 

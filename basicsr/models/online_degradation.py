@@ -6,7 +6,6 @@ shuffled one), pairs are cropped to ``gt_size`` and mixed through Real-ESRGAN's 
 option keys of BasicSR's Real-ESRGAN files and keeps the random state of the synthesis in the training state.
 """
 import inspect
-import math
 from typing import Any, Callable, Iterator, Literal
 
 import numpy as np
