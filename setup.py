@@ -53,6 +53,7 @@ setup(
         'metrics': ['lpips>=0.1.4', 'torchmetrics>=1.7'],  # ship the LPIPS heads and DISTS alpha/beta weights
         'safetensors': ['safetensors>=0.4'],
         'spandrel': ['spandrel>=0.4'],  # scripts/inference.py and test.py: network files from elsewhere
+        'extra-arches': ['spandrel-extra-arches>=0.2'],  # SRFormer etc., non-commercial licences (docs/networks.md)
         'export': ['safetensors>=0.4', 'onnx', 'onnxscript', 'onnxruntime'],  # scripts/export.py
         'wandb': ['wandb'],  # logger.wandb.project
     },
