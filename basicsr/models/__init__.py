@@ -1,7 +1,8 @@
 """Models (training recipes). Every ``*_model.py`` file here is imported so its models register."""
 from typing import Any
 
-from basicsr.models import lr_scheduler, optimizers  # noqa: F401  (register schedules and optimisers)
+import basicsr.optimizers  # noqa: F401  (registers the optimisers)
+from basicsr.models import lr_scheduler  # noqa: F401  (registers the schedules)
 from basicsr.models.base_model import BaseModel
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.misc import scandir  # noqa: F401  (BasicSR 1.4.2 exposes it here)
@@ -12,7 +13,7 @@ import_modules(__file__, __name__, '_model')
 
 def build_model(opt: dict[str, Any]) -> BaseModel:
     """The model ``opt['model_type']`` names, built from the whole option dict."""
-    model = MODEL_REGISTRY.get(opt['model_type'], 'model_type')(opt)
+    model = MODEL_REGISTRY.get(opt['model_type'], key_path='model_type')(opt)
     get_root_logger().info(f'Model [{model.__class__.__name__}] is created.')
     return model
 
