@@ -49,9 +49,11 @@ setup(
         'test': ['pytest>=7.0', 'hypothesis>=6.0', 'spandrel>=0.4',  # spandrel: tests/test_baselines.py
                  # tests/test_perceptual_metrics.py: the reference implementations and scipy's sqrtm
                  'lpips>=0.1.4', 'torchmetrics>=1.7', 'pytorch-fid>=0.3', 'scipy',
-                 'focal-frequency-loss>=0.3', 'hsluv>=5.0'],  # tests/test_modern_losses.py: the references
+                 'focal-frequency-loss>=0.3', 'hsluv>=5.0',  # tests/test_modern_losses.py: the references
+                 'schedulefree>=1.4', 'pytorch-optimizer>=4.1', 'prodigyopt>=1.1'],  # tests/test_optimizers.py
         'metrics': ['lpips>=0.1.4', 'torchmetrics>=1.7'],  # ship the LPIPS heads and DISTS alpha/beta weights
         'safetensors': ['safetensors>=0.4'],
+        'optim': ['schedulefree>=1.4', 'pytorch-optimizer>=4.1', 'prodigyopt>=1.1'],  # docs/optimisers.md
         'spandrel': ['spandrel>=0.4'],  # scripts/inference.py and test.py: network files from elsewhere
         'extra-arches': ['spandrel-extra-arches>=0.2'],  # SRFormer etc., non-commercial licences (docs/networks.md)
         'export': ['safetensors>=0.4', 'onnx', 'onnxscript', 'onnxruntime'],  # scripts/export.py
