@@ -7,6 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn import init
 
+from basicsr.utils.errors import ShapeMismatchError
 from basicsr.utils.logger import get_root_logger  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 
 
@@ -93,6 +94,9 @@ def trunc_normal_(tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0, a: 
 
 def pixel_unshuffle(x: torch.Tensor, scale: int) -> torch.Tensor:
     """Space-to-depth, the inverse of PixelShuffle (identical to BasicSR's helper)."""
+    if x.shape[-2] % scale or x.shape[-1] % scale:
+        raise ShapeMismatchError(f'pixel_unshuffle: the height and width must be multiples of {scale}, got '
+                                 f'{x.shape[-2]}x{x.shape[-1]}.')
     return F.pixel_unshuffle(x, scale)
 
 
@@ -101,8 +105,8 @@ def flow_warp(x: torch.Tensor, flow: torch.Tensor, interp_mode: str = 'bilinear'
     """Sample ``x`` (N, C, H, W) at each pixel's position plus ``flow`` (N, H, W, 2; x then y offsets in pixels),
     with ``grid_sample`` (BasicSR's helper for flow-based alignment)."""
     if x.shape[-2:] != flow.shape[1:3] or flow.shape[-1] != 2:
-        raise ValueError(f'flow_warp: flow must be (N, H, W, 2) for an (N, C, H, W) input, got {tuple(flow.shape)} '
-                         f'for {tuple(x.shape)}.')
+        raise ShapeMismatchError(f'flow_warp: flow must be (N, H, W, 2) for an (N, C, H, W) input, got '
+                                 f'{tuple(flow.shape)} for {tuple(x.shape)}.')
     h, w = x.shape[-2:]
     grid_y, grid_x = torch.meshgrid(torch.arange(h, dtype=flow.dtype, device=flow.device),
                                     torch.arange(w, dtype=flow.dtype, device=flow.device), indexing='ij')

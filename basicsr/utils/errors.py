@@ -36,6 +36,11 @@ class ShapeMismatchError(DataError, AssertionError):
     """Two images that must have the same shape do not. Also an AssertionError, which BasicSR raises there."""
 
 
+class UnsupportedSizeError(OptionError, AssertionError):
+    """A network cannot be built for the size an option asks for (e.g. a discriminator's ``input_size``). Also an
+    AssertionError, which BasicSR raises there."""
+
+
 class CheckpointError(BasicSRError, ValueError):
     """A checkpoint or training state cannot be loaded; the message names the file."""
 

@@ -127,11 +127,13 @@ WEIGHTS: dict[str, tuple[RemoteFile, ...]] = {
                    folder=HUB_CHECKPOINTS, note='FID Inception (calculate_fid)'),
     ),
     'NIQE': (
-        # BasicSR ships the authors' pristine model in its repository; pinned to the v1.4.2 release tag. No hash is
-        # published: the metric checks the arrays' shapes and values when it loads the file.
+        # BasicSR ships the authors' pristine model in its repository and wheel; pinned to the v1.4.2 release tag.
+        # BasicSR publishes no hash: this SHA-256 is that of the file in PyPI's basicsr-1.4.2.tar.gz (sdist SHA-256
+        # b89b595a...1e87), the same bytes as in basicsr-1.3.5's. The metric also checks the arrays when it loads.
         RemoteFile('niqe_pris_params.npz',
                    ('https://raw.githubusercontent.com/XPixelGroup/BasicSR/v1.4.2/basicsr/metrics/'
                     'niqe_pris_params.npz',),
+                   '2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296',
                    folder=HUB_BASICSR, note="NIQE's pristine model (BasicSR 1.4.2)"),
     ),
 }
