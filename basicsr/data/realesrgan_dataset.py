@@ -20,6 +20,7 @@ from basicsr.utils.file_client import FileClient  # noqa: F401  (BasicSR 1.4.2 e
 from basicsr.utils.img_util import imfrombytes, img2tensor  # noqa: F401  (BasicSR 1.4.2 exposes them here)
 from basicsr.utils.logger import get_root_logger  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.misc import IMG_EXTENSIONS
+from basicsr.utils.option_schema import DEGRADATION_DATASET_CHECKS
 from basicsr.utils.registry import DATASET_REGISTRY
 
 KERNEL_LIST = ['iso', 'aniso', 'generalized_iso', 'generalized_aniso', 'plateau_iso', 'plateau_aniso']
@@ -77,11 +78,16 @@ def _pad_to(kernel: np.ndarray, size: int) -> np.ndarray:
     return np.pad(kernel, ((pad, pad), (pad, pad)))
 
 
-def _check_kernel_options(suffix: str, kernel_size: int, kernel_list: list[str], kernel_prob: list[float],
-                          ranges: dict[str, list[float]]) -> None:
-    if kernel_size < 1 or kernel_size % 2 == 0:
-        raise OptionError(f'blur_kernel_size{suffix}: must be a positive odd number, got {kernel_size}.',
-                          key_path=f'blur_kernel_size{suffix}')
+def _check_ranges(arguments: dict[str, Any]) -> None:
+    """The option schema's ranges (:data:`~basicsr.utils.option_schema.DEGRADATION_DATASET_CHECKS`), also for a
+    dataset made in code."""
+    for key, value in arguments.items():
+        problem = DEGRADATION_DATASET_CHECKS[key](value)
+        if problem:
+            raise OptionError(f'{key}: {problem}, got {value!r}.', key_path=key)
+
+
+def _check_kernel_list(suffix: str, kernel_list: list[str], kernel_prob: list[float]) -> None:
     unknown = [k for k in kernel_list if k not in KERNEL_TYPES]
     if unknown or not kernel_list:
         raise OptionError(f"kernel_list{suffix}: unknown kernel types {unknown}; expected some of "
@@ -89,10 +95,6 @@ def _check_kernel_options(suffix: str, kernel_size: int, kernel_list: list[str],
     if len(kernel_prob) != len(kernel_list) or min(kernel_prob) < 0 or sum(kernel_prob) <= 0:
         raise OptionError(f'kernel_prob{suffix}: expected {len(kernel_list)} non-negative weights (one per entry of '
                           f'kernel_list{suffix}), got {kernel_prob}.', key_path=f'kernel_prob{suffix}')
-    for key, value in ranges.items():
-        if len(value) != 2 or value[0] > value[1]:
-            raise OptionError(f'{key}{suffix}: expected [low, high] with low <= high, got {value}.',
-                              key_path=f'{key}{suffix}')
 
 
 def lmdb_keys_from_meta_info(meta_info: str, lmdb_keys: list[str]) -> list[str]:
@@ -150,14 +152,15 @@ class RealESRGANDataset(ImageDatasetBase):
         if gt_size is not None and gt_size > crop_pad_size:
             raise OptionError(f'gt_size: {gt_size} is larger than crop_pad_size {crop_pad_size}, the side of the GT '
                               'squares the recipe crops it from.', key_path='gt_size')
+        arguments = locals()
+        _check_ranges({key: arguments[key] for key in DEGRADATION_DATASET_CHECKS})
         self.crop_pad_size = crop_pad_size
         samplers = []
         for suffix, size, kinds, probs, sigma, betag, betap, sinc in (
                 ('', blur_kernel_size, kernel_list, kernel_prob, blur_sigma, betag_range, betap_range, sinc_prob),
                 ('2', blur_kernel_size2, kernel_list2, kernel_prob2, blur_sigma2, betag_range2, betap_range2,
                  sinc_prob2)):
-            _check_kernel_options(suffix, size, list(kinds), list(probs),
-                                  {'blur_sigma': sigma, 'betag_range': betag, 'betap_range': betap})
+            _check_kernel_list(suffix, list(kinds), list(probs))
             samplers.append(KernelSampler(size, tuple(kinds), tuple(probs), tuple(sigma), tuple(betag), tuple(betap),
                                           sinc))
         self.kernel_samplers = samplers
