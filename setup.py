@@ -47,6 +47,7 @@ setup(
     install_requires=requirements(),
     extras_require={
         'test': ['pytest>=7.0', 'hypothesis>=6.0', 'spandrel>=0.4',  # spandrel: tests/test_baselines.py
+                 'mkdocs>=1.6', 'mkdocs-material>=9.5', 'jsonschema>=4.0',  # tests/test_docs.py: the site, schema
                  # tests/test_perceptual_metrics.py: the reference implementations and scipy's sqrtm
                  'lpips>=0.1.4', 'torchmetrics>=1.7', 'pytorch-fid>=0.3', 'scipy',
                  'focal-frequency-loss>=0.3', 'hsluv>=5.0',  # tests/test_modern_losses.py: the references
