@@ -39,6 +39,7 @@ from basicsr.utils.registry import accepted_arguments, check_arguments
 
 KERNEL_KEYS = ('kernel1', 'kernel2', 'sinc_kernel')
 GAP, HEADER = 4, 24  # pixels between panels, and above them for the labels
+LABEL_FONT, LABEL_FONT_SCALE, LABEL_MARGIN = cv2.FONT_HERSHEY_SIMPLEX, 0.5, 4
 
 
 def read_options(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -98,9 +99,24 @@ def grid_image(gt: torch.Tensor, lq: torch.Tensor, scale: int) -> np.ndarray:
         top = HEADER + i * (h + GAP)
         grid[top:top + h, :w] = a
         grid[top:top + h, w + GAP:] = b[:h, :w]
-    for x, label in ((0, 'GT'), (w + GAP, f'LQ (x{scale} nearest)')):
-        cv2.putText(grid, label, (x + 4, HEADER - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    for x, labels in ((0, ['GT']), (w + GAP, [f'LQ (x{scale} nearest)', f'LQ x{scale}'])):
+        put_label(grid, labels, x, w)
     return grid
+
+
+def put_label(grid: np.ndarray, labels: list[str], x: int, width: int) -> None:
+    """Write the first of ``labels`` that fits a ``width``-pixel panel in the header (the last one, shrunk, if none
+    does), so no label runs past its panel or the image."""
+    room = width - 2 * LABEL_MARGIN
+    font_scale = LABEL_FONT_SCALE
+    text = next((t for t in labels if _text_width(t, font_scale) <= room), labels[-1])
+    if _text_width(text, font_scale) > room:
+        font_scale *= max(room, 1) / _text_width(text, font_scale)
+    cv2.putText(grid, text, (x + LABEL_MARGIN, HEADER - 7), LABEL_FONT, font_scale, (0, 0, 0), 1, cv2.LINE_AA)
+
+
+def _text_width(text: str, font_scale: float) -> int:
+    return cv2.getTextSize(text, LABEL_FONT, font_scale, 1)[0][0]
 
 
 def build_parser() -> argparse.ArgumentParser:
