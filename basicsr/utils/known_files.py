@@ -12,6 +12,7 @@ hex digits of their SHA-256) are checked against that prefix when no full digest
 downloaded unverified from a pinned location, and the download says so.
 """
 import os
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -303,7 +304,24 @@ def download_hint(path: str | os.PathLike) -> str:
     """`` To download it: `COMMAND`.`` for a missing ``path`` that a known download provides, else '' (to append to
     a "not found" message)."""
     command = download_command(path)
-    return f' To download it: `{command}`.' if command else ''
+    if command:
+        return f' To download it: `{command}`.'
+    command = training_command(path)
+    return f' Training makes it (it is not downloadable): `{command}`.' if command else ''
+
+
+def training_command(path: str | os.PathLike) -> str:
+    """``python train.py -opt X`` for a missing ``experiments/NAME/models/...`` file when a shipped option file X
+    trains the experiment NAME (e.g. the stage-1 network a two-stage demo starts from), else ''."""
+    parts = Path(path).parts
+    if len(parts) < 4 or parts[-2] != 'models' or parts[-4] != 'experiments':
+        return ''
+    named = re.compile(rf'^name:\s*{re.escape(parts[-3])}\s*(#.*)?$', re.MULTILINE)
+    for option_file in sorted((REPO_ROOT / 'options').rglob('*.yml')):
+        text = option_file.read_text(encoding='utf-8')
+        if named.search(text) and re.search(r'^train:', text, re.MULTILINE):  # a training file, not a test file
+            return f'python train.py -opt {_shown(option_file)}'
+    return ''
 
 
 def _shown(path: Path) -> str:
