@@ -189,7 +189,9 @@ class SRModel(BaseModel):
         if bicubic:
             self._bicubic_logged.add(dataset_name)
             self.logger.info(f'Bicubic baseline on {dataset_name}: ' + ', '.join(
-                f'{name} {value:.4f}' for name, value in mean_metrics(bicubic).items()))
+                f'{name} {value:.4f}' for name, value in mean_metrics(bicubic).items())
+                + ' (of these GT files as cropped: tables whose HR was cropped to another multiple differ a little, '
+                'e.g. Set5 x4 is 28.43 dB cropped to a multiple of 4, 28.40 dB as GTmod12).')
         if metrics_opt and not per_image:
             self.logger.warning(f'Validation {dataset_name}: no GT images, so the metrics '
                                 f"({', '.join(metrics_opt)}) were not computed.")
