@@ -21,35 +21,47 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def cap_dataloader_workers(requested: int, local_ranks: int = 1, logger: logging.Logger | None = None,
+def local_ranks() -> int:
+    """Training processes on this machine: torchrun's ``LOCAL_WORLD_SIZE``, Slurm's tasks per node, else 1."""
+    for name in ('LOCAL_WORLD_SIZE', 'SLURM_NTASKS_PER_NODE'):
+        value = os.environ.get(name, '')
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 1
+
+
+def cap_dataloader_workers(requested: int, ranks: int | None = None, logger: logging.Logger | None = None,
                            where: str = 'num_worker_per_gpu') -> int:
     """``requested`` workers per rank, capped at this rank's share of the cores (an info line names both numbers
-    when it is lowered); 0 (load in the main process) stays 0."""
-    share = max(1, available_cores() // max(1, local_ranks))
+    when it is lowered); 0 (load in the main process) stays 0. ``ranks``: processes on this machine
+    (default :func:`local_ranks`)."""
+    ranks = ranks or local_ranks()
+    share = max(1, available_cores() // ranks)
     if requested <= share:
         return requested
     if logger is not None:
         logger.info(f'{where}: {requested} dataloader workers asked for, {share} used ({available_cores()} cores'
-                    f'{f" shared by {local_ranks} ranks" if local_ranks > 1 else ""}).')
+                    f'{f" shared by {ranks} ranks" if ranks > 1 else ""}).')
     return share
 
 
-def intra_op_threads(local_ranks: int = 1, workers_per_rank: int = 0) -> int:
+def intra_op_threads(ranks: int | None = None, workers_per_rank: int = 0) -> int:
     """Intra-op threads for one training process: its share of the cores less its dataloader workers, at least 1."""
-    return max(1, available_cores() // max(1, local_ranks) - workers_per_rank)
+    return max(1, available_cores() // (ranks or local_ranks()) - workers_per_rank)
 
 
-def set_thread_defaults(local_ranks: int = 1, workers_per_rank: int = 0,
+def set_thread_defaults(workers_per_rank: int = 0, ranks: int | None = None,
                         logger: logging.Logger | None = None) -> int:
     """Set PyTorch's intra-op threads to :func:`intra_op_threads` unless ``OMP_NUM_THREADS`` is set (then that
     choice stands); logs what was chosen and why. Returns the thread count in effect."""
+    ranks = ranks or local_ranks()
     if os.environ.get(THREADS_ENV):
         threads = torch.get_num_threads()
         reason = f'{THREADS_ENV}={os.environ[THREADS_ENV]}'
     else:
-        threads = intra_op_threads(local_ranks, workers_per_rank)
+        threads = intra_op_threads(ranks, workers_per_rank)
         torch.set_num_threads(threads)
-        reason = (f'{available_cores()} cores / {local_ranks} rank(s) - {workers_per_rank} dataloader worker(s); '
+        reason = (f'{available_cores()} cores / {ranks} rank(s) - {workers_per_rank} dataloader worker(s); '
                   f'set {THREADS_ENV} to choose')
     if logger is not None:
         logger.info(f'CPU threads: {threads} intra-op per process ({reason}).')
