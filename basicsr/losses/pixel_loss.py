@@ -85,3 +85,15 @@ class WeightedTVLoss(L1Loss):
         vertical = super().forward(pred[..., :-1, :], pred[..., 1:, :], None if weight is None else weight[..., :-1, :])
         horizontal = super().forward(pred[..., :-1], pred[..., 1:], None if weight is None else weight[..., :-1])
         return vertical + horizontal
+
+
+PixelCriterion = Literal['l1', 'l2', 'charbonnier']
+
+
+def pixel_criterion(name: PixelCriterion, reduction: Reduction = 'mean') -> _PixelLoss:
+    """The unweighted pixel loss a ``criterion`` option names (``l2`` is the mean squared error), as the colour,
+    luma, HSLuv, LDL and gradient-variance losses take it (traiNNer-redux's names)."""
+    criteria = {'l1': L1Loss, 'l2': MSELoss, 'charbonnier': CharbonnierLoss}
+    if name not in criteria:
+        raise ValueError(f"criterion must be one of {', '.join(criteria)}, got '{name}'.")
+    return criteria[name](reduction=reduction)
