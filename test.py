@@ -1,8 +1,8 @@
-"""Test a model: ``python test.py -opt options/test_rrdb.yml`` (see ``basicsr/cli.py`` for the flags)."""
+"""Test a model: ``python test.py -opt options/test_rrdb.yml`` (see ``basicsr/utils/flags.py`` for the flags)."""
 import sys
 from pathlib import Path
 
-from basicsr.cli import parse_args
+from basicsr.utils.flags import parse_args
 
 if __name__ == '__main__':
     parse_args(sys.argv[1:], is_train=False)  # -h and flag errors answer before torch is imported

@@ -2,7 +2,6 @@
 import contextlib
 import logging
 import math
-import shlex
 import signal
 import sys
 import time
@@ -13,95 +12,52 @@ import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from basicsr.cli import parse_args
+from basicsr.utils.flags import parse_args
 from basicsr.data import build_dataloader, build_dataset, build_prefetcher
 from basicsr.data.demo_data import prepare_demo_data
 from basicsr.data.sampler import EnlargedSampler
 from basicsr.models import build_model
-from basicsr.preflight import check_inputs
-from basicsr.utils.checkpoint import (last_complete_checkpoint_hint, load_resumable_state, network_files,
-                                      remove_stale_temporaries, resumable_states)
-from basicsr.utils.dist_util import broadcast_object, close_dist, get_dist_info, init_dist
+from basicsr.config import RunContext, dict2str, read_options, resolve_options, save_options
+from basicsr.config.preflight import check_inputs
+from basicsr.config.sanity import sanity_warnings
+from basicsr.utils.checkpoint import last_complete_checkpoint_hint
+from basicsr.utils.dist_util import close_dist, init_dist
 from basicsr.utils.errors import BasicSRError, CheckpointError, OptionError, TrainingInterrupted
 from basicsr.utils.logger import MessageLogger, get_env_info, get_root_logger, init_tb_logger, init_wandb_logger
 from basicsr.utils.misc import get_time_str, mkdir_and_rename, set_random_seed, use_deterministic_algorithms
 from basicsr.utils.run_lock import RunLock, acquire_run_lock
-from basicsr.utils.options import dict2str, parse_options, save_options
-from basicsr.utils.sanity import sanity_warnings
 
 INTERRUPTED_EXIT_STATUS = 128 + signal.SIGINT  # what a shell reports for a process stopped by Ctrl-C
 
 
-def init_run(argv: Sequence[str] | None, root_path: str | None, is_train: bool) -> dict[str, Any]:
-    """Parse the command line and options; join the process group; seed; check every input file. Shared by
-    training and testing; nothing is written yet (except the built-in demo data when the options ask for it).
+def init_run(argv: Sequence[str] | None, root_path: str | None,
+             is_train: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Parse the command line and options; join the process group; resolve the options; seed; check every input
+    file. Shared by training and testing; returns the options and the training state to resume from. Nothing is
+    written yet (except the built-in demo data when the options ask for it).
 
     Every rank uses rank 0's ``manual_seed`` (drawn at random when absent), so they agree on the data order;
     the global generators are seeded with ``manual_seed + rank``.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv, is_train)
-    opt = parse_options(args.opt, is_train, args.force_yml, root_path, args.debug)
-    init_dist(args.launcher, opt['dist_params']['backend'], opt['dist_params']['port'])
-    opt['manual_seed'] = broadcast_object(opt['manual_seed'])
-    rank, world_size = get_dist_info()
-    opt.update(dist=args.launcher != 'none', rank=rank, world_size=world_size, auto_resume=args.auto_resume)
-    if opt['num_gpu'] == 'auto':
-        opt['num_gpu'] = torch.cuda.device_count()
-    set_random_seed(opt['manual_seed'] + rank)
+    validated, lines = read_options(args.opt, is_train, args.force_yml, args.lenient)
+    init_dist(args.launcher, validated['dist_params']['backend'], validated['dist_params']['port'])
+    context = RunContext(is_train=is_train, root_path=root_path, debug=args.debug, launcher=args.launcher,
+                         auto_resume=args.auto_resume, argv=tuple(argv))
+    opt, resume_state = resolve_options(validated, lines, context)
+    set_random_seed(opt['manual_seed'] + opt['rank'])
     if opt['deterministic']:
         use_deterministic_algorithms()
     else:  # the autotuner may pick different algorithms from run to run, so never in deterministic mode
         torch.backends.cudnn.benchmark = opt['cudnn_benchmark'] and torch.cuda.is_available()
     if opt['prepare_demo_data']:
-        if rank == 0:
+        if opt['rank'] == 0:
             prepare_demo_data(opt['prepare_demo_data'])
         if opt['dist']:
             torch.distributed.barrier()
     check_inputs(opt)
-    opt['resume_command'] = resume_command(argv, root_path)
-    return opt
-
-
-def resume_command(argv: Sequence[str], root_path: str | None) -> str:
-    """The command that continues this run: the same flags plus ``--auto_resume``."""
-    program = 'python train.py' if root_path and Path(sys.argv[0]).name == 'train.py' else 'python -m basicsr.train'
-    return ' '.join([program, *(shlex.quote(a) for a in argv if a != '--auto_resume'), '--auto_resume'])
-
-
-def find_resume_state(opt: dict[str, Any]) -> dict[str, Any] | None:
-    """The training state to resume from (``path.resume_state`` or, with ``--auto_resume``, the newest complete
-    one), with ``path.pretrain_network_*`` pointed at the networks saved with it.
-
-    With ``--auto_resume`` a state that is unreadable, not a training state, or whose network files are missing is
-    skipped with a warning, and the previous complete one is used.
-    """
-    paths = opt['path']
-    labels = [label for label in ('g', 'd') if opt.get(f'network_{label}')]  # states that do not list theirs
-    state_path, state = paths['resume_state'], None
-    if state_path is not None:
-        state = load_resumable_state(state_path, labels)
-    elif opt['auto_resume']:
-        if opt['rank'] == 0:
-            for folder in (paths['training_states'], paths['models']):
-                for stale in remove_stale_temporaries(folder):
-                    get_root_logger().warning(f'Removed {stale}, left by an interrupted checkpoint write.')
-            for candidate in resumable_states(paths['training_states'], paths['models']):
-                try:
-                    state, state_path = load_resumable_state(candidate, labels), candidate
-                    break
-                except CheckpointError as err:
-                    get_root_logger().warning(f'Skipping a training state that cannot be resumed from: {err}')
-        state_path = broadcast_object(state_path)  # every rank resumes from the state rank 0 picked
-        if state is None and state_path is not None:
-            state = load_resumable_state(state_path, labels)
-    if state is None:
-        return None
-    for label, path in network_files(state_path, state, labels).items():
-        paths[f'pretrain_network_{label}'] = str(path)
-        paths[f'param_key_{label}'] = 'params'  # the trained weights, not the EMA a fine-tune may start from
-    paths['resume_state'] = str(state_path)
-    return state
+    return opt, resume_state
 
 
 def create_train_val_dataloaders(opt: dict[str, Any], logger: logging.Logger) -> tuple:
@@ -115,15 +71,16 @@ def create_train_val_dataloaders(opt: dict[str, Any], logger: logging.Logger) ->
                                       dataset_opt['dataset_enlarge_ratio'], dataset_opt['use_shuffle'],
                                       opt['manual_seed'])
             train_loader = build_dataloader(dataset, dataset_opt, sampler, opt['manual_seed'])
-            iters_per_epoch = len(sampler) // dataset_opt['batch_size_per_gpu']
+            accum = opt['train']['accum_iter']
+            iters_per_epoch = len(sampler) // (dataset_opt['batch_size_per_gpu'] * accum)
             if iters_per_epoch == 0:
                 raise OptionError(f"datasets.{phase}: {len(sampler)} samples per epoch are fewer than "
-                                  f"batch_size_per_gpu {dataset_opt['batch_size_per_gpu']}; raise "
-                                  'dataset_enlarge_ratio or lower the batch size.', key_path=f'datasets.{phase}')
+                                  f"batch_size_per_gpu {dataset_opt['batch_size_per_gpu']} x train.accum_iter {accum}; "
+                                  'raise dataset_enlarge_ratio or lower the batch size.', key_path=f'datasets.{phase}')
             total_iters = opt['train']['total_iter']
             logger.info(f"Training set {dataset_opt['name']}: {len(dataset)} images, enlarge ratio "
                         f"{dataset_opt['dataset_enlarge_ratio']}, batch {dataset_opt['batch_size_per_gpu']} x "
-                        f"{opt['world_size']} process(es), {iters_per_epoch} iterations per epoch, "
+                        f"{accum} micro-batch(es) x {opt['world_size']} process(es), {iters_per_epoch} iterations per epoch, "
                         f'{total_iters} iterations (~{math.ceil(total_iters / iters_per_epoch)} epochs).')
         else:
             val_loaders.append((dataset_opt['name'], build_dataloader(dataset, dataset_opt)))
@@ -149,8 +106,7 @@ def make_experiment_folders(opt: dict[str, Any], resuming: bool) -> RunLock | No
 def train_pipeline(root_path: str | None = None, argv: Sequence[str] | None = None) -> None:
     """Run a whole training as the option file describes (BasicSR's entry point for plug-in repositories:
     ``basicsr.train.train_pipeline(root_path)`` reads the command line)."""
-    opt = init_run(argv, root_path, is_train=True)
-    resume_state = find_resume_state(opt)
+    opt, resume_state = init_run(argv, root_path, is_train=True)
     lock = make_experiment_folders(opt, resuming=resume_state is not None)
     log_file = Path(opt['path']['log']) / f"train_{opt['name']}_{get_time_str()}.log"
     logger = get_root_logger(log_file=log_file)
@@ -227,7 +183,8 @@ def _train_loop(opt: dict[str, Any], model: Any, train_loader: Any, sampler: Enl
     train_opt, log_opt, val_opt = opt['train'], opt['logger'], opt['val']
     total_iters, warmup_iter = train_opt['total_iter'], train_opt['warmup_iter']
     train_dataset_opt = next(d for p, d in opt['datasets'].items() if p.split('_')[0] == 'train')
-    batch_size = train_dataset_opt['batch_size_per_gpu']
+    accum = train_opt['accum_iter']
+    samples_per_iter = train_dataset_opt['batch_size_per_gpu'] * accum
     prefetcher = build_prefetcher(train_loader, train_dataset_opt, model.device)
     msg_logger = MessageLogger(opt, position.iter + 1, tb_logger)
     logger.info(f'Start training from epoch {position.epoch}, iteration {position.iter + 1}.')
@@ -235,18 +192,20 @@ def _train_loop(opt: dict[str, Any], model: Any, train_loader: Any, sampler: Enl
     show_bar = log_opt['pbar'] and opt['rank'] == 0 and sys.stderr.isatty()
     with progress_bar(total_iters, position.iter, show_bar, logger) as bar:
         while position.iter < total_iters:
-            sampler.set_epoch(position.epoch, skip=position.iter_in_epoch * batch_size)
+            sampler.set_epoch(position.epoch, skip=position.iter_in_epoch * samples_per_iter)
             prefetcher.reset()
             tick = time.perf_counter()
-            batch = prefetcher.next()
-            while batch is not None and position.iter < total_iters:
+            batches = _step_batches(prefetcher, accum)
+            while batches is not None and position.iter < total_iters:
                 data_time += time.perf_counter() - tick
                 position.iter += 1
                 position.iter_in_epoch += 1
                 current_iter = position.iter
                 model.update_learning_rate(current_iter, warmup_iter)
-                model.feed_data(batch)
-                model.optimize_parameters(current_iter)
+                for index, batch in enumerate(batches):
+                    with model.micro_batch_step(index, accum):
+                        model.feed_data(batch)
+                        model.optimize_parameters(current_iter)
                 iter_time += time.perf_counter() - tick
                 bar.step(model)
                 if current_iter % log_opt['print_freq'] == 0:
@@ -263,12 +222,24 @@ def _train_loop(opt: dict[str, Any], model: Any, train_loader: Any, sampler: Enl
                 if stop.requested:
                     _stop(opt, model, position, logger)
                 tick = time.perf_counter()
-                batch = prefetcher.next()
-            if batch is None:
+                batches = _step_batches(prefetcher, accum)
+            if batches is None:
                 position.epoch += 1
                 position.iter_in_epoch = 0
     model.save(position.epoch, -1)  # net_*_latest.pth, as BasicSR
     logger.info(f'End of training: {position.iter} iterations.')
+
+
+def _step_batches(prefetcher: Any, count: int) -> list[dict[str, Any]] | None:
+    """The ``count`` micro-batches of the next optimiser step; None at the end of the epoch (a step that cannot be
+    completed is dropped, as a last incomplete batch is)."""
+    batches = []
+    for _ in range(count):
+        batch = prefetcher.next()
+        if batch is None:
+            return None
+        batches.append(batch)
+    return batches
 
 
 def _save(model: Any, position: TrainingPosition, logger: logging.Logger) -> None:

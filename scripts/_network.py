@@ -12,10 +12,10 @@ from torch import nn
 
 import _bootstrap  # noqa: F401  (makes basicsr importable from a checkout)
 from basicsr.archs import build_network
-from basicsr.models.base_model import BaseModel
+from basicsr.models.checkpointing import convert_layout
 from basicsr.utils.checkpoint import load_state_dict
 from basicsr.utils.errors import CheckpointError, OptionError
-from basicsr.utils.options import load_yaml
+from basicsr.config.load import load_yaml
 
 
 @dataclass
@@ -48,7 +48,7 @@ def load_generator(opt_path: str | Path, weights: str | Path | None = None,
 def load_weights(net: nn.Module, weights: str | Path, param_key: str = 'params') -> None:
     """Load a checkpoint (``.pth`` with or without ``params``/``params_ema``, ``module.`` prefixes, or
     ``.safetensors``) into ``net`` strictly, translating published key layouts the network knows."""
-    state = BaseModel.convert_state_dict(net, load_state_dict(weights, param_key))
+    state = convert_layout(net, load_state_dict(weights, param_key))
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as err:

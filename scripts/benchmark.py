@@ -70,7 +70,7 @@ from basicsr.utils.img_util import img2tensor, imwrite, tensor2img
 from basicsr.utils.lmdb_util import make_lmdb_from_imgs
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.misc import scan_images
-from basicsr.utils.options import parse_options
+from basicsr.config import parse_options
 
 SECTIONS = ('train', 'inference', 'validation', 'data', 'metrics', 'degradation')
 DEGRADATION_BATCH, DEGRADATION_GT, DEGRADATION_RUNS = 12, 256, 20

@@ -34,7 +34,7 @@ from basicsr.utils.checkpoint import atomic_write
 from basicsr.utils.dist_util import select_device
 from basicsr.utils.img_process_util import USMSharp
 from basicsr.utils.img_util import tensor2img
-from basicsr.utils.options import load_yaml
+from basicsr.config.load import load_yaml
 from basicsr.utils.registry import accepted_arguments, check_arguments
 
 KERNEL_KEYS = ('kernel1', 'kernel2', 'sinc_kernel')

@@ -92,7 +92,7 @@ def test_without_a_niqe_model_the_published_file_stops_before_training(root, mon
     ('  type: MSRResNet', '  type: EDVR', 'network_g.type.*EDVR'),
     ('    type: L1Loss', '    type: MultiScaleGANLoss', 'train.pixel_opt.type.*MultiScaleGANLoss'),
     ('  resume_state: ~', '  resume_state: ~\n  ignore_resume_networks: [network_g]', 'path.ignore_resume_networks'),
-    ('  warmup_iter: -1', '  warmup_iter: -1\n  ldl_opt: {type: L1Loss}', 'train.ldl_opt'),
+    ('  warmup_iter: -1', '  warmup_iter: -1\n  gw_opt: {type: L1Loss}', 'train.gw_opt'),
     ('      type: calculate_niqe', '      type: calculate_brisque', 'val.metrics.niqe.type.*calculate_brisque'),
 ])
 def test_unsupported_basicsr_options_fail_by_name(root, section, replacement, named):

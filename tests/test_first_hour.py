@@ -1,5 +1,6 @@
 """What a newcomer meets first: flags answered at once, every option and input problem reported in one pass
 before anything is written, one-line warnings for odd runs, and a clean Ctrl-C that says how to continue."""
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from basicsr.train import train_pipeline
 from basicsr.utils.checkpoint import save_checkpoint
 from basicsr.utils.errors import OptionErrors
 from basicsr.utils.options import parse_options
-from basicsr.utils.sanity import sanity_warnings
+from basicsr.config.sanity import sanity_warnings
 
 from conftest import ROOT, tiny_train_options, write_yaml
 from test_plugins import basicsr_raw_options
@@ -142,3 +143,23 @@ def test_ctrl_c_stops_after_the_step_with_the_resume_command_and_auto_resume_con
     assert resume.returncode == 0, resume.stderr[-3000:]
     assert f'Resuming training from epoch 0, iteration {stopped - stopped % 2}.' in resume.stderr
     assert (tmp_path / 'experiments' / 'tiny' / 'models' / f'net_g_{stopped + 1}.pth').is_file()
+
+
+def test_the_readme_is_a_short_front_page_that_starts_with_the_two_setup_commands():
+    text = (ROOT / 'README.md').read_text(encoding='utf-8')
+    assert len(text.splitlines()) < 250
+    first_block = text.split('```bash\n', 1)[1].split('```', 1)[0]
+    commands = [line.split('#')[0].strip() for line in first_block.splitlines()]
+    assert commands == ['python scripts/quickstart.py demo', 'python scripts/quickstart.py test']
+    assert '29.71' in text and '0.8063' in text and '29.69' not in text  # the measured demo figures only
+    ci = (ROOT / '.ci' / 'run').read_text()
+    assert [line.split('#')[0].strip() for line in ci.splitlines() if 'quickstart' in line.split('#')[0]] == [
+        'python scripts/quickstart.py test']
+
+
+def test_every_relative_link_of_the_readme_exists():
+    text = (ROOT / 'README.md').read_text(encoding='utf-8')
+    targets = [target.split('#')[0] for target in re.findall(r'\]\(([^)]+)\)', text)
+               if not target.startswith(('http://', 'https://', '#'))]
+    assert len(targets) > 15
+    assert [target for target in targets if not (ROOT / target).exists()] == []

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from basicsr.test import test_pipeline as evaluate
-from basicsr.utils import options as options_module
+from basicsr.config import load as options_module
 from basicsr.utils.errors import OptionError
 from basicsr.utils.options import parse_options
 
@@ -20,8 +20,8 @@ def test_a_billion_laughs_mapping_is_refused_quickly(tmp_path):
     path = tmp_path / 'laughs.yml'
     path.write_text('name: x\nmodel_type: SRModel\n' + BILLION_LAUGHS + '\n')
     start = time.perf_counter()
-    with pytest.raises(OptionError, match=r'laughs\.yml: the option file expands to more than 100,000 values '
-                                          r'through YAML aliases'):
+    with pytest.raises(OptionError, match=r'laughs\.yml: expands to more than 100,000 values through YAML '
+                                          r'aliases'):
         parse_options(path)
     assert time.perf_counter() - start < 2
 
@@ -40,8 +40,7 @@ def test_an_option_file_over_the_size_limit_is_refused_before_parsing(tmp_path, 
     monkeypatch.setattr(options_module, 'MAX_OPTION_FILE_BYTES', 1000)
     path = tmp_path / 'big.yml'
     path.write_text('name: x\n' + '# padding\n' * 200)
-    with pytest.raises(OptionError, match=r'big\.yml: the option file is 2,008 bytes; option files are limited '
-                                          r'to 1,000 bytes'):
+    with pytest.raises(OptionError, match=r'big\.yml: the option file is larger than 1,000 bytes, the limit'):
         parse_options(path)
 
 

@@ -5,7 +5,7 @@ from typing import Any, Iterator
 from basicsr.metrics import check_metric_files
 from basicsr.utils.errors import BasicSRError, OptionError, OptionErrors
 from basicsr.utils.known_files import download_hint
-from basicsr.utils.options import DATASET_PATH_KEYS
+from basicsr.config.resolve import dataset_path_keys
 from basicsr.utils.registry import REGISTRIES
 
 
@@ -21,7 +21,7 @@ def check_inputs(opt: dict[str, Any]) -> None:
 
 def _missing_paths(opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
     for name, dataset in opt['datasets'].items():
-        for key in DATASET_PATH_KEYS:
+        for key in dataset_path_keys(dataset):
             value = dataset.get(key)
             if isinstance(value, str) and not Path(value).exists():
                 yield f'datasets.{name}.{key}', f'{value} does not exist.' + download_hint(value)

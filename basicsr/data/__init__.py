@@ -35,7 +35,7 @@ def build_dataset(dataset_opt: dict[str, Any]) -> Dataset:
     the whole section, ``phase`` and ``scale`` included. Datasets declaring their keys as keyword arguments get
     them unpacked, the data-loader keys left out (:func:`~basicsr.utils.opt_dict.accept_opt_dict`)."""
     opt = copy.deepcopy(dataset_opt)
-    cls = DATASET_REGISTRY.get(opt.get('type'), f"datasets.{opt.get('phase', '')}.type")
+    cls = DATASET_REGISTRY.get(opt.get('type'), key_path=f"datasets.{opt.get('phase', '')}.type")
     dataset = _taking_opt_dict(cls)(opt)
     return dataset if cls.__module__.startswith('basicsr.') else SeededIndexDataset(dataset)
 

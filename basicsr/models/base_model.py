@@ -1,11 +1,12 @@
-"""What every training recipe shares: devices, optimisers, schedules, EMA, checkpoints, loss bookkeeping."""
+"""What every training recipe shares: devices, networks, optimisers and the guarded step, schedules, EMA,
+validation bookkeeping and the loss log. Checkpoint files are :mod:`basicsr.models.checkpointing`'s."""
+import contextlib
 import copy
-import random
+import math
 from collections import OrderedDict
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, ClassVar, Iterable, Iterator
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -15,14 +16,28 @@ from torch.utils.data import DataLoader
 from basicsr.models.inference import autocast
 from basicsr.models.speed import build_fast_optimizer, check_amp, compile_network, make_grad_scaler, to_channels_last
 from basicsr.archs import build_network
-from basicsr.utils.checkpoint import (chosen_param_key, extract_state_dict, load_checkpoint, prune_checkpoints,
-                                      save_checkpoint)
-from basicsr.utils.dist_util import (check_replicas_in_sync, gather_to_master, get_dist_info, master_only,
-                                     select_device)
-from basicsr.utils.errors import CheckpointError, TrainingError
+from basicsr.models.checkpointing import (load_weights, restore_training_state, save_checkpoint, save_weights,
+                                          write_training_state)
+from basicsr.utils.dist_util import get_dist_info, master_only, select_device
+from basicsr.utils.errors import OptionError, OptionErrors, TrainingError
 from basicsr.utils.logger import get_root_logger
-from basicsr.utils.options import fill_defaults
+from basicsr.utils.option_schema import with_defaults
 from basicsr.utils.registry import SCHEDULER_REGISTRY
+
+
+@dataclass(frozen=True)
+class MicroBatch:
+    """Which micro-batch of an optimiser step runs (gradient accumulation, ``train.accum_iter``)."""
+    index: int = 0
+    count: int = 1
+
+    @property
+    def first(self) -> bool:
+        return self.index == 0
+
+    @property
+    def last(self) -> bool:
+        return self.index == self.count - 1
 
 
 class BaseModel:
@@ -48,20 +63,26 @@ class BaseModel:
         return iter(())
 
     def __init__(self, opt: dict[str, Any]) -> None:
-        fill_defaults(opt, type(self))  # options made by hand (BasicSR's tests, plug-ins) get the defaults
-        self.opt = opt
-        self.device = select_device(opt['num_gpu'])
-        self.is_train = opt['is_train']
+        self.opt = with_defaults(opt, type(self))  # options made by hand (BasicSR's tests, plug-ins): a filled copy
+        if self.opt is not opt:  # not parsed: the recipe's rules were not checked yet
+            problems = [OptionError(f'{key}: {message}', key_path=key)
+                        for key, message in type(self).check_options(self.opt)]
+            if problems:
+                raise OptionErrors(problems)
+        self.device = select_device(self.opt['num_gpu'])
+        self.is_train = self.opt['is_train']
         self.optimizers: list[torch.optim.Optimizer] = []
         self.schedulers: list[Any] = []
         self.logger = get_root_logger()
         self._loss_sums: dict[str, torch.Tensor] = {}
         self._loss_counts: dict[str, int] = {}
         self._nonfinite_streak = 0
-        train_opt = (opt.get('train') or {}) if self.is_train else {}
-        self.amp = train_opt.get('amp', 'none')
-        self.channels_last = train_opt.get('channels_last', False)
-        self.compile = train_opt.get('compile', False)
+        self._optimizer_labels: dict[torch.optim.Optimizer, str] = {}
+        self.micro_batch = MicroBatch()
+        train_opt = self.opt['train'] if self.is_train else None
+        self.amp = train_opt['amp'] if train_opt else 'none'  # testing: as the val section says
+        self.channels_last = bool(train_opt and train_opt['channels_last'])
+        self.compile = train_opt['compile'] if train_opt else False
         check_amp(self.amp, self.device, self.logger)
         self.grad_scalers: dict[torch.optim.Optimizer, torch.amp.GradScaler] = {}  # fp16: one per optimiser
 
@@ -77,8 +98,8 @@ class BaseModel:
         net = net.to(self.device)
         if self.channels_last:
             net = to_channels_last(net)
-        if self.opt.get('dist') and any(p.requires_grad for p in net.parameters()):
-            find_unused = self.opt.get('find_unused_parameters', False)
+        if self.opt['dist'] and any(p.requires_grad for p in net.parameters()):
+            find_unused = self.opt['find_unused_parameters']
             device_ids = [self.device.index] if self.device.type == 'cuda' else None
             net = DistributedDataParallel(net, device_ids=device_ids, find_unused_parameters=find_unused)
         return compile_network(net, self.compile, name, self.logger)
@@ -132,79 +153,35 @@ class BaseModel:
         return net
 
     def load_network(self, net: nn.Module, load_path: str, strict: bool = True, param_key: str = 'params') -> None:
-        """Load weights from ``load_path`` (``params``/``params_ema`` wrapper or bare state dict) into ``net``.
-
-        Strict: shape mismatches, missing and unexpected keys are CheckpointErrors naming the file and tensors.
-        Non-strict (BasicSR's ``strict_load_*: false``, e.g. fine-tuning x3 from an x4 network): tensors whose
-        shapes differ are skipped, and they and the missing/unexpected keys are named in a warning.
-        """
-        bare = self.get_bare_model(net)
-        checkpoint = load_checkpoint(load_path)
-        found = chosen_param_key(checkpoint, param_key)
-        if found not in (param_key, None):
-            self.logger.warning(f'{load_path} holds no [{param_key}]; loading [{found}] instead.')
-        state = extract_state_dict(checkpoint, param_key, load_path)
-        try:
-            state = self.convert_state_dict(bare, state)
-        except CheckpointError as err:  # the network does not know the file: name it here
-            raise CheckpointError(f'{load_path}: {err}') from None
-        own = bare.state_dict()
-        mismatched = {k: f'{k}: {tuple(v.shape)} in file, {tuple(own[k].shape)} in network'
-                      for k, v in state.items() if k in own and v.shape != own[k].shape}
-        if strict and mismatched:
-            raise CheckpointError(f'{load_path}: shapes differ from {bare.__class__.__name__}: '
-                                  + '; '.join(list(mismatched.values())[:5])
-                                  + '; set path.strict_load_* to false to skip them.')
-        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-        if strict and (missing or unexpected):
-            raise CheckpointError(f'{load_path}: keys do not match {bare.__class__.__name__} '
-                                  f'(missing {missing[:5]}, unexpected {unexpected[:5]}); '
-                                  'set path.strict_load_* to false to load what fits.')
-        if mismatched:
-            self.logger.warning(f'Loading {load_path} non-strictly: skipped tensors whose shapes differ: '
-                                + '; '.join(mismatched.values()) + '.')
-            state = OrderedDict((k, v) for k, v in state.items() if k not in mismatched)
-        if missing or unexpected:
-            self.logger.warning(f'Loading {load_path} non-strictly: missing {missing}, unexpected {unexpected}.')
-        bare.load_state_dict(state, strict=False)
-        self.logger.info(f"Loaded {bare.__class__.__name__} from {load_path} [{found or 'bare state dict'}].")
-
-    @staticmethod
-    def convert_state_dict(net: nn.Module, state: 'OrderedDict[str, torch.Tensor]') -> 'OrderedDict[str, torch.Tensor]':
-        """Let a network translate other published key layouts into its own (``net.convert_state_dict``)."""
-        convert = getattr(net, 'convert_state_dict', None)
-        return convert(state) if convert else state
+        """Load weights from ``load_path`` into ``net`` (see :func:`basicsr.models.checkpointing.load_weights`)."""
+        load_weights(self.get_bare_model(net), load_path, strict, param_key, self.logger)
 
     def save_network(self, nets: nn.Module | list[nn.Module], net_label: str, current_iter: int | str,
                      param_keys: str | list[str] = 'params') -> None:
-        """Write ``<models>/<net_label>_<iter>.pth`` holding ``{param_key: state_dict}`` for each network
-        (``<net_label>_latest.pth`` for ``current_iter`` -1, as BasicSR)."""
-        current_iter = 'latest' if current_iter == -1 else current_iter
+        """Write ``<models>/<net_label>_<iter>.pth`` (BasicSR's API; see :func:`basicsr.models.checkpointing.
+        save_weights`)."""
         nets = nets if isinstance(nets, list) else [nets]
-        param_keys = param_keys if isinstance(param_keys, list) else [param_keys]
-        checkpoint = {}
-        for net, key in zip(nets, param_keys):
-            state = self.get_bare_model(net).state_dict()
-            checkpoint[key] = OrderedDict((k, v.detach().cpu()) for k, v in state.items())
-            broken = [k for k, v in checkpoint[key].items() if v.is_floating_point() and not v.isfinite().all()]
-            if broken:
-                raise TrainingError(f'{net_label} ({key}) holds non-finite values in {broken[:5]} at iteration '
-                                    f'{current_iter}; it is not saved, the previous checkpoints are kept.')
-        if get_dist_info()[0] == 0:
-            save_checkpoint(checkpoint, Path(self.opt['path']['models']) / f'{net_label}_{current_iter}.pth')
+        save_weights([self.get_bare_model(n) for n in nets], net_label, current_iter, param_keys,
+                     self.opt['path']['models'])
 
     def save(self, epoch: int, current_iter: int, **extra: Any) -> None:
-        """Save every network of :meth:`networks` (with its EMA copy as ``params_ema``), then the training state
-        (after the networks, so an existing ``.state`` means a complete checkpoint). ``current_iter`` -1 writes
-        ``net_<label>_latest.pth`` only, as BasicSR does at the end of training."""
-        for label, net in self.networks().items():
-            ema = getattr(self, f'net_{label}_ema', None)
-            if ema is not None:
-                self.save_network([net, ema], f'net_{label}', current_iter, ['params', 'params_ema'])
-            else:
-                self.save_network(net, f'net_{label}', current_iter)
-        if current_iter != -1:  # (recipes may gather state for it: skip the call, not only the write)
-            self.save_training_state(epoch, current_iter, **extra)
+        """Save every network and the training state (BasicSR's API; the trainer calls
+        :func:`basicsr.models.checkpointing.save_checkpoint` directly)."""
+        save_checkpoint(self, epoch, current_iter, **extra)
+
+    def save_training_state(self, epoch: int, current_iter: int, **extra: Any) -> None:
+        """Write ``<training_states>/<iter>.state`` (BasicSR's API)."""
+        write_training_state(self, epoch, current_iter, **extra)
+
+    def resume_training(self, resume_state: dict[str, Any]) -> None:
+        """Restore optimisers, schedules, best metrics, RNG states and the recipe's state (BasicSR's API)."""
+        restore_training_state(self, resume_state)
+
+    def on_save_checkpoint(self, state: dict[str, Any]) -> None:
+        """Hook: add the recipe's own entries to the training state being saved (called on every rank)."""
+
+    def on_load_checkpoint(self, state: dict[str, Any]) -> None:
+        """Hook: restore the recipe's own entries from a loaded training state."""
 
     # ----------------------------------------------------------------------------------------- optimisation
     def get_optimizer(self, optim_type: str, params: Iterable[nn.Parameter], lr: float,
@@ -218,6 +195,7 @@ class BaseModel:
         possible; with ``train.amp: fp16`` it gets its own gradient scaler."""
         optimizer = build_fast_optimizer(optim_opt, key_path, list(params))
         self.optimizers.append(optimizer)
+        self._optimizer_labels[optimizer] = key_path.rsplit('optim_', 1)[-1]
         scaler = make_grad_scaler(self.amp, self.device)
         if scaler is not None:
             self.grad_scalers[optimizer] = scaler
@@ -226,7 +204,7 @@ class BaseModel:
     def setup_schedulers(self) -> None:
         """One schedule (``train.scheduler``; a constant rate without one) per optimiser, set to iteration 0."""
         constant = {'type': 'MultiStepLR', 'milestones': []}
-        scheduler_opt = self.opt['train'].get('scheduler') or constant
+        scheduler_opt = self.opt['train']['scheduler'] or constant
         for optimizer in self.optimizers:
             self.schedulers.append(SCHEDULER_REGISTRY.build(scheduler_opt, 'train.scheduler', optimizer=optimizer))
         self.update_learning_rate(0)
@@ -236,59 +214,100 @@ class BaseModel:
         for schedule in self.schedulers:
             schedule.step_to(current_iter, warmup_iter)
 
+    def zero_grad(self, optimizer: torch.optim.Optimizer) -> None:
+        """Drop ``optimizer``'s gradients before the first micro-batch of a step (later ones accumulate)."""
+        if self.micro_batch.first:
+            optimizer.zero_grad(set_to_none=True)
+
+    @contextlib.contextmanager
+    def micro_batch_step(self, index: int, count: int) -> Iterator[None]:
+        """The trainer's context around ``optimize_parameters`` for micro-batch ``index`` of ``count``
+        (``train.accum_iter``): losses are scaled by 1/count, the optimiser steps after the last one, and DDP
+        synchronises gradients only then (``no_sync`` on the others)."""
+        self.micro_batch = MicroBatch(index, count)
+        with contextlib.ExitStack() as stack:
+            if not self.micro_batch.last:
+                for value in list(vars(self).values()):
+                    if isinstance(replica := self.unwrap_compiled(value), DistributedDataParallel):
+                        stack.enter_context(replica.no_sync())
+            yield
+        self.micro_batch = MicroBatch()
+
     def guarded_step(self, losses: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
                      current_iter: int) -> bool:
-        """Back-propagate the sum of ``losses`` and step ``optimizer``, unless the loss or a gradient is not finite.
+        """Back-propagate the sum of ``losses`` and, after the last micro-batch, clip the gradients
+        (``train.grad_clip``) and step ``optimizer``, unless the loss or a gradient is not finite. Returns whether
+        the optimiser stepped. Finite losses are added to the log (with the gradient norm when clipping).
 
-        A non-finite step is skipped (gradients dropped) and logged with the loss terms; after
+        A non-finite step is skipped (gradients dropped) and logged naming the terms that are not finite; after
         ``train.max_nonfinite_steps`` of them in a row the run stops with a TrainingError. One device
-        synchronisation per call. Returns whether the step was taken.
+        synchronisation per optimiser step.
 
-        With ``train.amp: fp16`` the loss is scaled before back-propagation; a gradient overflow is then the
-        scaler's business (it skips the step and lowers the scale, as happens a few times at the start of every
-        fp16 run) and does not count as non-finite: only a non-finite loss does.
+        With ``train.amp: fp16`` the loss is scaled before back-propagation and unscaled before clipping; a
+        gradient overflow is then the scaler's business (it skips the step and lowers the scale, as happens a few
+        times at the start of every fp16 run) and does not count as non-finite: only a non-finite loss does.
         """
         total = sum(losses.values())
         scaler = self.grad_scalers.get(optimizer)
-        if scaler is None:
-            total.backward()
-        else:
-            scaler.scale(total).backward()
+        scaled = total / self.micro_batch.count
+        (scaled if scaler is None else scaler.scale(scaled)).backward()
+        if not self.micro_batch.last:
+            if bool(total.detach().isfinite()):
+                self.accumulate_losses(losses)
+            return False
+        if scaler is not None:
             scaler.unscale_(optimizer)
-        grads = [p.grad for group in optimizer.param_groups for p in group['params'] if p.grad is not None]
-        norms = torch.stack([total.detach().float(), *[n.float() for n in torch._foreach_norm(grads)]])
-        if self.opt.get('dist'):  # every rank must take the same decision; a NaN anywhere makes the sum NaN
+        params = [p for group in optimizer.param_groups for p in group['params'] if p.grad is not None]
+        grad_norm = self._clip_gradients(params)
+        norms = torch.stack([total.detach().float(), *[n.float() for n in torch._foreach_norm([p.grad for p in params])]])
+        if self.opt['dist']:  # every rank must take the same decision; a NaN anywhere makes the sum NaN
             dist.all_reduce(norms)
         loss_finite, *grads_finite = norms.isfinite().tolist()
-        if loss_finite and scaler is not None:
-            scaler.step(optimizer)  # skipped by the scaler itself when the gradients overflowed
-            scaler.update()
+        if loss_finite and (scaler is not None or all(grads_finite)):
+            if scaler is None:
+                optimizer.step()
+            else:
+                scaler.step(optimizer)  # skipped by the scaler itself when the gradients overflowed
+                scaler.update()
+                if not all(grads_finite):
+                    self.logger.debug(f'Iteration {current_iter}: fp16 gradient overflow, step skipped; loss scale '
+                                      f'lowered to {scaler.get_scale():g}.')
             self._nonfinite_streak = 0
-            if not all(grads_finite):
-                self.logger.debug(f'Iteration {current_iter}: fp16 gradient overflow, step skipped; loss scale '
-                                  f'lowered to {scaler.get_scale():g}.')
+            label = self._optimizer_labels.get(optimizer, str(self.optimizers.index(optimizer)))
+            self.accumulate_losses({**losses, **({f'grad_norm_{label}': grad_norm} if grad_norm is not None else {})})
             return all(grads_finite)
-        if loss_finite and all(grads_finite):
-            optimizer.step()
-            self._nonfinite_streak = 0
-            return True
         if scaler is not None:
             scaler.update()  # it saw the gradients (unscale_): an overflow lowers the scale
         self._skip_nonfinite_step(optimizer, losses, current_iter)
         return False
 
+    def _clip_gradients(self, params: list[nn.Parameter]) -> torch.Tensor | None:
+        """Clip as ``train.grad_clip`` says; return the total gradient norm before clipping (None without)."""
+        clip = self.opt['train'].get('grad_clip') if self.is_train else None  # an optional section
+        if not clip or not params:
+            return None
+        if clip['clip_value'] is not None:
+            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm([p.grad for p in params])))
+            torch.nn.utils.clip_grad_value_(params, clip['clip_value'])
+            return norm
+        return torch.nn.utils.clip_grad_norm_(params, clip['max_norm'], clip['norm_type'], foreach=True)
+
     def _skip_nonfinite_step(self, optimizer: torch.optim.Optimizer, losses: dict[str, torch.Tensor],
                              current_iter: int) -> None:
         optimizer.zero_grad(set_to_none=True)
         self._nonfinite_streak += 1
-        terms = ', '.join(f'{name} {value.item():.4g}' for name, value in losses.items())
-        limit = self.opt['train'].get('max_nonfinite_steps', 5)
-        self.logger.warning(f'Iteration {current_iter}: non-finite loss or gradient ({terms}); step skipped '
+        values = {name: value.item() for name, value in losses.items()}
+        broken = [name for name, value in values.items() if not math.isfinite(value)]
+        culprit = (f"non-finite loss term {', '.join(broken)}" if broken
+                   else 'finite losses but a non-finite gradient')
+        terms = ', '.join(f'{name} {value:.4g}' for name, value in values.items())
+        limit = self.opt['train']['max_nonfinite_steps']
+        self.logger.warning(f'Iteration {current_iter}: {culprit} ({terms}); step skipped '
                             f'({self._nonfinite_streak} in a row, limit {limit}).')
         if self._nonfinite_streak >= limit:
             raise TrainingError(f'iteration {current_iter}: {self._nonfinite_streak} non-finite steps in a row '
-                                f'(train.max_nonfinite_steps = {limit}); stopping. Lower the learning rate or '
-                                'check the data; the last saved checkpoint is intact.')
+                                f'({culprit}; train.max_nonfinite_steps = {limit}); stopping. Lower the learning '
+                                'rate or check the data; the last saved checkpoint is intact.')
 
     def get_current_learning_rate(self) -> list[float]:
         return [group['lr'] for group in self.optimizers[0].param_groups]
@@ -319,7 +338,7 @@ class BaseModel:
                    save_img: bool = False) -> Any:
         """Validate on ``dataloader`` (BasicSR's entry point): :meth:`dist_validation` in distributed runs, else
         :meth:`nondist_validation`. Every rank must call it."""
-        if self.opt.get('dist'):
+        if self.opt['dist']:
             return self.dist_validation(dataloader, current_iter, tb_logger, save_img)
         return self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
 
@@ -338,8 +357,8 @@ class BaseModel:
         if dataset_name in self.best_metric_results:
             return
         records = {}
-        for name, metric_opt in (self.opt['val'].get('metrics') or {}).items():
-            better = metric_opt.get('better', 'higher')
+        for name, metric_opt in self.opt['val']['metrics'].items():
+            better = metric_opt['better']
             records[name] = {'better': better, 'val': float('-inf') if better == 'higher' else float('inf'),
                              'iter': -1}
         self.best_metric_results[dataset_name] = records
@@ -383,7 +402,7 @@ class BaseModel:
         if not names:
             return OrderedDict((k, float(v)) for k, v in getattr(self, 'log_dict', {}).items())
         means = torch.stack([self._loss_sums[n] / self._loss_counts[n] for n in names])
-        if self.opt.get('dist'):
+        if self.opt['dist']:
             dist.all_reduce(means)
             means /= get_dist_info()[1]
         self._loss_sums, self._loss_counts = {}, {}
@@ -394,85 +413,7 @@ class BaseModel:
         with torch.no_grad():
             names = list(loss_dict)
             values = torch.stack([loss_dict[n].detach().float().mean() for n in names]) if names else None
-            if values is not None and self.opt.get('dist'):
+            if values is not None and self.opt['dist']:
                 dist.all_reduce(values)
                 values /= get_dist_info()[1]
         return OrderedDict(zip(names, values.tolist() if values is not None else []))
-
-    # ----------------------------------------------------------------------------------------- training state
-    def save_training_state(self, epoch: int, current_iter: int, **extra: Any) -> None:
-        """Write ``<training_states>/<iter>.state``: optimisers, schedules, RNG states, best metrics, ``extra``.
-
-        Written after the networks of the same iteration, so an existing ``.state`` means a complete checkpoint.
-        Every rank must call it: the ranks' RNG states are gathered (one entry per rank) and their weights
-        checked to be equal before rank 0 writes. ``current_iter`` -1 (BasicSR's final save) writes nothing.
-        """
-        if current_iter == -1:
-            return
-        rng_states = gather_to_master(capture_rng_state())
-        replicas = {name: replica for name, value in vars(self).items()
-                    if isinstance(replica := self.unwrap_compiled(value), DistributedDataParallel)}
-        check_replicas_in_sync(replicas, current_iter)
-        if get_dist_info()[0] != 0:
-            return
-        state = {
-            'epoch': epoch,
-            'iter': current_iter,
-            'optimizers': [o.state_dict() for o in self.optimizers],
-            'schedulers': [s.state_dict() for s in self.schedulers],
-            'grad_scalers': [s.state_dict() for s in self.grad_scalers.values()],
-            'rng': rng_states,
-            'best_metric_results': getattr(self, 'best_metric_results', {}),
-            'networks': list(self.networks()),  # resuming loads net_<label>_<iter>.pth of each
-            **extra,
-        }
-        save_checkpoint(state, Path(self.opt['path']['training_states']) / f'{current_iter}.state')
-        keep = self.opt['logger'].get('keep_last_checkpoints')
-        if keep:
-            prune_checkpoints(self.opt['path']['training_states'], self.opt['path']['models'], keep)
-
-    def resume_training(self, resume_state: dict[str, Any]) -> None:
-        """Restore optimisers, schedules, best metrics and RNG states from a loaded training state."""
-        if len(resume_state['optimizers']) != len(self.optimizers):
-            raise CheckpointError(f"training state holds {len(resume_state['optimizers'])} optimisers, "
-                                  f'the model has {len(self.optimizers)}.')
-        for optimizer, state in zip(self.optimizers, resume_state['optimizers']):
-            optimizer.load_state_dict(state)
-        for schedule, state in zip(self.schedulers, resume_state['schedulers']):
-            schedule.load_state_dict(state)
-        for scaler, state in zip(self.grad_scalers.values(), resume_state.get('grad_scalers', [])):
-            scaler.load_state_dict(state)
-        if resume_state.get('best_metric_results'):
-            self.best_metric_results = resume_state['best_metric_results']
-        rank, world_size = get_dist_info()
-        rng_states = resume_state.get('rng', [])
-        if len(rng_states) == world_size:
-            restore_rng_state(rng_states[rank])
-        elif rng_states:
-            self.logger.warning(f'The training state holds the random generators of {len(rng_states)} '
-                                f'process(es), this run has {world_size}: they keep their fresh seeds.')
-
-
-def capture_rng_state() -> dict[str, Any]:
-    """Python, numpy and torch generator states, in types ``torch.load(weights_only=True)`` accepts.
-
-    numpy's uint32 key array is held as int64: torch.distributed cannot send uint32 tensors between ranks.
-    """
-    np_state = np.random.get_state()
-    state = {
-        'python': random.getstate(),
-        'numpy': (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]),
-        'torch': torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state['cuda'] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state['python'])
-    name, keys, *rest = state['numpy']
-    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
-    torch.set_rng_state(state['torch'])
-    if 'cuda' in state and torch.cuda.is_available() and len(state['cuda']) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state['cuda'])

@@ -74,7 +74,7 @@ class DSGANModel(SRGANModel):
         dataset_name = dataset_name_of(dataloader)
         val_opt = self.opt['val']
         sources, targets = {}, {}  # image name / target path -> figures; a set may repeat the smaller side
-        for index, data in sharded_batches(dataloader, f'Validate {dataset_name}', val_opt.get('pbar', True)):
+        for index, data in sharded_batches(dataloader, f'Validate {dataset_name}', val_opt['pbar']):
             image = None
             if data is not None:
                 name = Path(data['lq_path'][0]).stem

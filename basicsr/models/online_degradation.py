@@ -207,11 +207,11 @@ class SyntheticPairs:
             return
         self.degradation = build_degradation(self.opt['degradation'], self.opt).to(self.device)
         self.synthesis_generator = torch.Generator(device=self.device)
-        seed = self.opt.get('manual_seed')
+        seed = self.opt['manual_seed']
         if seed is None:
             self.synthesis_generator.seed()
         else:
-            self.synthesis_generator.manual_seed(synthesis_seed(seed, self.opt.get('rank', 0)))
+            self.synthesis_generator.manual_seed(synthesis_seed(seed, self.opt['rank']))
         self.pair_pool = TrainingPairPool(self.opt['queue_size'])
         self.logger.info(f"Training pairs made on {self.device}: {self.opt['degradation']} degradation, "
                          f"GT patches {self.opt['gt_size'] or 'uncropped'}, pool of {self.opt['queue_size']}.")
@@ -253,7 +253,7 @@ class SyntheticPairs:
     def synthesis_state(self) -> dict[str, Any]:
         """The generator's state (and, in deterministic runs, the pool) of this rank."""
         state = {'device': self.device.type, 'generator': self.synthesis_generator.get_state()}
-        if self.opt.get('deterministic'):
+        if self.opt['deterministic']:
             state['pool'] = self.pair_pool.state_dict()
         return state
 
@@ -270,13 +270,13 @@ class SyntheticPairs:
             self.logger.warning(f'The saved pool holds {saved_size} pairs, queue_size is {self.pair_pool.size}: '
                                 'the pool starts empty.')
 
-    def save_training_state(self, epoch: int, current_iter: int, **extra: Any) -> None:
+    def on_save_checkpoint(self, state: dict[str, Any]) -> None:
+        super().on_save_checkpoint(state)
         if self.synthesize:
-            extra['synthesis'] = gather_to_master(self.synthesis_state())  # every rank's, as the RNG states
-        super().save_training_state(epoch, current_iter, **extra)
+            state['synthesis'] = gather_to_master(self.synthesis_state())  # every rank's, as the RNG states
 
-    def resume_training(self, resume_state: dict[str, Any]) -> None:
-        super().resume_training(resume_state)
+    def on_load_checkpoint(self, resume_state: dict[str, Any]) -> None:
+        super().on_load_checkpoint(resume_state)
         if not self.synthesize:
             return
         states = resume_state.get('synthesis') or []

@@ -40,9 +40,12 @@ class RealESRGANModel(SyntheticPairs, SRGANModel):
         if self.is_train:  # after the pool, from the GT patches actually used
             self.gt_usm = self.usm_sharpener(self.gt)
 
-    def content_target(self, loss: str) -> torch.Tensor:
-        sharpened = self.opt['l1_gt_usm'] if loss == 'pix' else self.opt['percep_gt_usm']
-        return self.gt_usm if sharpened else self.gt
+    loss_targets = ('gt', 'gt_usm')
+
+    def default_loss_target(self, name: str) -> str:
+        """The pixel term follows ``l1_gt_usm``, every other term ``percep_gt_usm`` (as the published files)."""
+        sharpened = self.opt['l1_gt_usm'] if name == 'pix' else self.opt['percep_gt_usm']
+        return 'gt_usm' if sharpened else 'gt'
 
     def real_images(self) -> torch.Tensor:
         return self.gt_usm if self.opt['gan_gt_usm'] else self.gt

@@ -2,29 +2,30 @@
 import sys
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from basicsr.losses import build_loss
 from basicsr.metrics import (build_dataset_metrics, calculate_tensor_metric, gather_dataset_metrics, mean_metrics,
                              split_metrics)
 from basicsr.models.base_model import BaseModel
 from basicsr.models.inference import super_resolve
+from basicsr.models.loss_terms import LossTerms
 from basicsr.utils.dist_util import all_gather_objects, barrier, gather_to_master, get_dist_info
-from basicsr.utils.errors import OptionError
-from basicsr.utils.option_schema import LOSS, NETWORK, OPTIMIZER, Key, unit_interval
+from basicsr.utils.option_schema import LOSS, LOSS_TERM, NETWORK, OPTIMIZER, Key, ListOf, Plugin, model_schema, unit_interval
 from basicsr.utils.img_util import imwrite, tensor2img
 from basicsr.utils.matlab_functions import imresize
-from basicsr.utils.registry import MODEL_REGISTRY
+from basicsr.utils.registry import LOSS_REGISTRY, MODEL_REGISTRY
 
 
 @MODEL_REGISTRY.register()
 class SRModel(BaseModel):
-    """Trains ``network_g`` on (LQ, GT) pairs with ``train.pixel_opt`` (and ``perceptual_opt`` when given)."""
+    """Trains ``network_g`` on (LQ, GT) pairs with its loss terms: ``train.losses`` and BasicSR's slots
+    (``pixel_opt``, ``perceptual_opt``, and the ``fft_opt``/``ldl_opt`` of BasicSR forks); see
+    :mod:`basicsr.models.loss_terms`."""
 
     root_options = {'network_g': NETWORK}
     train_options = {
@@ -32,7 +33,19 @@ class SRModel(BaseModel):
         'optim_g': OPTIMIZER,
         'pixel_opt': LOSS,
         'perceptual_opt': LOSS,
+        'fft_opt': LOSS,
+        'ldl_opt': LOSS,
+        'losses': ListOf(LOSS_TERM),
     }
+    loss_targets: ClassVar[tuple[str, ...]] = ('gt',)  # the images a loss term may compare the output with
+    own_loss_keys: ClassVar[tuple[str, ...]] = ()  # loss keys the recipe computes itself (not content terms)
+
+    @classmethod
+    def content_loss_keys(cls) -> list[str]:
+        """The recipe's loss slots (``<x>_opt`` keys declared as losses) that are content loss terms."""
+        train = model_schema(cls)[0].keys['train'].keys
+        return [key for key, spec in train.items()
+                if isinstance(spec, Plugin) and spec.registry == 'loss' and key not in cls.own_loss_keys]
 
     @classmethod
     def check_options(cls, opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -46,12 +59,26 @@ class SRModel(BaseModel):
         if isinstance(in_ch, int) and len(channels) == 1 and in_ch not in channels:
             yield 'network_g.num_in_ch', (f'is {in_ch} but the datasets give {channels.pop()}-channel images '
                                           "(set the datasets' color: y for 1 channel).")
-        if opt.get('is_train'):
-            train = opt.get('train') or {}
-            if not train.get('optim_g'):
-                yield 'train.optim_g', 'required for training but missing.'
-            if not train.get('pixel_opt') and not train.get('perceptual_opt'):
-                yield 'train.pixel_opt', 'give pixel_opt and/or perceptual_opt: there is no loss to train with.'
+        if opt['is_train'] and cls.init_training_settings.__module__.startswith('basicsr.'):
+            yield from cls._training_problems(opt['train'])
+
+    @classmethod
+    def _training_problems(cls, train: dict[str, Any]) -> Iterator[tuple[str, str]]:
+        """What SRModel's training setup needs (a recipe that replaces that setup is held to its own)."""
+        if not train['optim_g']:
+            yield 'train.optim_g', 'required for training but missing.'
+        entries = [(f'train.{key}', train[key]) for key in cls.content_loss_keys() if train.get(key)]
+        entries += [(f'train.losses.{i}', entry) for i, entry in enumerate(train['losses'])]
+        if not entries:
+            yield 'train.losses', 'no loss to train with: give train.losses (or pixel_opt / perceptual_opt).'
+        for key_path, entry in entries:
+            loss_cls = LOSS_REGISTRY.get(entry['type']) if entry['type'] in LOSS_REGISTRY else None
+            target = entry.get('target')
+            if target is not None and target not in cls.loss_targets:
+                yield f'{key_path}.target', f"{target!r} is not an image {cls.__name__} offers " \
+                                           f"({', '.join(cls.loss_targets)})."
+            if 'output_ema' in getattr(loss_cls, 'extra_inputs', ()) and not train['ema_decay']:
+                yield f'{key_path}.type', f"{entry['type']} uses the EMA generator's output: set train.ema_decay."
 
     def __init__(self, opt: dict[str, Any]) -> None:
         super().__init__(opt)
@@ -64,24 +91,19 @@ class SRModel(BaseModel):
     def init_training_settings(self) -> None:
         train_opt = self.opt['train']
         self.net_g.train()
-        self.ema_decay = train_opt.get('ema_decay', 0)
+        self.ema_decay = train_opt['ema_decay']
         if self.ema_decay > 0:
-            self.setup_ema(self.net_g, self.opt['network_g'], self.opt['path'].get('pretrain_network_g'),
-                           self.opt['path'].get('strict_load_g', True))
-        self.cri_pix = build_loss(train_opt['pixel_opt'], 'train.pixel_opt') if train_opt.get('pixel_opt') else None
-        self.cri_perceptual = (build_loss(train_opt['perceptual_opt'], 'train.perceptual_opt')
-                               if train_opt.get('perceptual_opt') else None)
-        if self.cri_pix is None and self.cri_perceptual is None:
-            raise OptionError('train: give pixel_opt and/or perceptual_opt: there is no loss to train with.',
-                              key_path='train.pixel_opt')
-        if self.cri_perceptual is not None:
-            self.cri_perceptual = self.cri_perceptual.to(self.device)
+            self.setup_ema(self.net_g, self.opt['network_g'], self.opt['path']['pretrain_network_g'],
+                           self.opt['path']['strict_load_g'])
+        self.loss_terms = LossTerms.from_options(train_opt, self.content_loss_keys(), self.loss_targets,
+                                                 self.default_loss_target, self.device)
+        pix, percep = self.loss_terms.get('pix'), self.loss_terms.get('percep')
+        self.cri_pix = pix.loss if pix else None  # BasicSR's attribute names, read by plug-in recipes
+        self.cri_perceptual = percep.loss if percep else None
         self.setup_optimizers()
         self.setup_schedulers()
 
     def setup_optimizers(self) -> None:
-        if 'optim_g' not in self.opt['train']:
-            raise OptionError('train.optim_g: required for training but missing.', key_path='train.optim_g')
         params = [p for p in self.net_g.parameters() if p.requires_grad]
         self.optimizer_g = self.build_optimizer(self.opt['train']['optim_g'], params, 'train.optim_g')
 
@@ -90,33 +112,31 @@ class SRModel(BaseModel):
         self.gt = self.to_device(data['gt']) if 'gt' in data else None
 
     def optimize_parameters(self, current_iter: int) -> None:
-        self.optimizer_g.zero_grad(set_to_none=True)
+        self.zero_grad(self.optimizer_g)
         with self.autocast():
             self.output = self.net_g(self.lq)
             losses = self.content_losses()
-        if self.guarded_step(losses, self.optimizer_g, current_iter):
-            self.accumulate_losses(losses)
-            if self.ema_decay > 0:
-                self.model_ema(self.ema_decay)
+        if self.guarded_step(losses, self.optimizer_g, current_iter) and self.ema_decay > 0:
+            self.model_ema(self.ema_decay)
 
     def content_losses(self, prefix: str = 'l_') -> 'OrderedDict[str, torch.Tensor]':
-        """The pixel, perceptual and style losses of ``self.output`` against :meth:`content_target` that are
-        configured, named ``<prefix>pix``, ``<prefix>percep`` and ``<prefix>style``."""
-        losses = OrderedDict()
-        if self.cri_pix is not None:
-            losses[f'{prefix}pix'] = self.cri_pix(self.output, self.content_target('pix'))
-        if self.cri_perceptual is not None:
-            l_percep, l_style = self.cri_perceptual(self.output, self.content_target('percep'))
-            if l_percep is not None:
-                losses[f'{prefix}percep'] = l_percep
-            if l_style is not None:
-                losses[f'{prefix}style'] = l_style
-        return losses
+        """The loss terms of ``self.output``, named ``<prefix><name>`` (``l_pix``, ``l_percep``, ``l_style``...)."""
+        targets = {name: getattr(self, name) for name in self.loss_targets}
+        return self.loss_terms(self.output, targets, {'output_ema': self.ema_output, 'lq': lambda: self.lq},
+                               prefix)
+
+    def ema_output(self) -> torch.Tensor:
+        """The EMA generator's output for ``self.lq`` (no gradient), e.g. for LDL's artifact map."""
+        with torch.no_grad():
+            return self.net_g_ema(self.lq)
+
+    def default_loss_target(self, name: str) -> str:
+        """The image a loss term named ``name`` compares with when its entry names none: the GT."""
+        return 'gt'
 
     def content_target(self, loss: str) -> torch.Tensor:
-        """The image the content loss ``loss`` ('pix' or 'percep') compares the output with: the GT (a recipe may
-        compare with a sharpened GT, as Real-ESRGAN)."""
-        return self.gt
+        """The image the content loss ``loss`` ('pix', 'percep', ...) compares the output with by default."""
+        return getattr(self, self.default_loss_target(loss))
 
     @torch.inference_mode()
     def test(self) -> None:
@@ -153,13 +173,13 @@ class SRModel(BaseModel):
         """
         dataset_name = dataset_name_of(dataloader)
         val_opt = self.opt['val']
-        all_metrics_opt = val_opt.get('metrics') or {}
+        all_metrics_opt = val_opt['metrics']
         metrics_opt, _ = split_metrics(all_metrics_opt)  # per image; set-level ones (FID) see every image
         set_metrics = build_dataset_metrics(all_metrics_opt)
         self.metric_results = {}
-        baseline_due = val_opt.get('bicubic_baseline') and dataset_name not in self._bicubic_logged
+        baseline_due = val_opt['bicubic_baseline'] and dataset_name not in self._bicubic_logged
         rows = {}  # dataset index -> (image name, metric values, bicubic metric values), for this rank's images
-        for index, data in sharded_batches(dataloader, f'Validate {dataset_name}', val_opt.get('pbar', True)):
+        for index, data in sharded_batches(dataloader, f'Validate {dataset_name}', val_opt['pbar']):
             image = None
             if data is not None:
                 img_name = Path(data['lq_path'][0]).stem
@@ -167,7 +187,7 @@ class SRModel(BaseModel):
                 self.test()
                 image = (img_name, tensor2img(self.output)) if save_img else None
                 gt = getattr(self, 'gt', None)
-                if tb_logger is not None and index < val_opt.get('tb_images', 4):
+                if tb_logger is not None and index < val_opt['tb_images']:
                     grid = comparison_grid(self.lq, self.output, gt, self.opt['scale'])
                     tb_logger.add_image(f'images/{dataset_name}/{img_name}', grid, current_iter)
                 if gt is not None:
@@ -232,7 +252,7 @@ class SRModel(BaseModel):
 
     def _save_image(self, img: np.ndarray, dataset_name: str, img_name: str, current_iter: int) -> None:
         folder = Path(self.opt['path']['visualization'])
-        suffix = self.opt['val'].get('suffix')
+        suffix = self.opt['val']['suffix']
         if self.opt['is_train']:
             path = folder / img_name / f'{img_name}_{current_iter}.png'
         else:

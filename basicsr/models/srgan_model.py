@@ -8,7 +8,6 @@ from basicsr.archs import build_network  # noqa: F401  (BasicSR 1.4.2 exposes it
 from basicsr.losses import build_loss
 from basicsr.losses.dsgan_loss import LowFrequencyLoss
 from basicsr.models.sr_model import SRModel
-from basicsr.utils.errors import OptionError
 from basicsr.utils.frequency import FrequencySeparation
 from basicsr.utils.logger import get_root_logger  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.option_schema import (FREQUENCY_SEPARATION, LOSS, OPTIMIZER, Key, Plugin, non_negative,
@@ -39,27 +38,24 @@ class SRGANModel(SRModel):
         'frequency_separation': FREQUENCY_SEPARATION,
     }
 
+    own_loss_keys = ('gan_opt',)  # the adversarial term is computed here, not as a content loss term
+
+    @classmethod
+    def _training_problems(cls, train: dict[str, Any]) -> Iterator[tuple[str, str]]:
+        yield from super()._training_problems(train)
+        if not train['gan_opt']:
+            yield 'train.gan_opt', f'{cls.__name__} needs an adversarial loss for training but none is given.'
+        if not train['optim_d']:
+            yield 'train.optim_d', 'required for adversarial training but missing.'
+
     @classmethod
     def check_options(cls, opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
         yield from super().check_options(opt)
-        if opt.get('is_train'):
-            yield from cls.adversarial_problems(opt)
-
-    @staticmethod
-    def adversarial_problems(opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
-        """What adversarial training needs and ``opt`` lacks, as ``(key path, message)``."""
-        model = opt.get('model_type', 'adversarial training')
-        if not opt.get('network_d'):
-            yield 'network_d', f'{model} needs a discriminator for training but none is given.'
-        if not opt['train'].get('gan_opt'):
-            yield 'train.gan_opt', f'{model} needs an adversarial loss for training but none is given.'
-        if not opt['train'].get('optim_d'):
-            yield 'train.optim_d', 'required for adversarial training but missing.'
+        if opt['is_train'] and not opt.get('network_d') and cls.init_training_settings.__module__.startswith('basicsr.'):
+            yield 'network_d', f'{cls.__name__} needs a discriminator for training but none is given.'
 
     def init_training_settings(self) -> None:
         train_opt = self.opt['train']
-        for key, message in self.adversarial_problems(self.opt):  # options made by hand skip the parser
-            raise OptionError(f'{key}: {message}', key_path=key)
         self.net_d = self.build_trained_network('d')
         self.net_d.train()
         self.cri_gan = build_loss(train_opt['gan_opt'], 'train.gan_opt').to(self.device)
@@ -70,12 +66,13 @@ class SRGANModel(SRModel):
         if self.frequency_separation is not None:
             self.logger.info(f'Frequency separation: {self.frequency_separation}; the pixel loss sees the low, '
                              'the discriminator the high frequencies.')
-            if self.cri_pix is not None:
-                self.cri_pix = LowFrequencyLoss(self.cri_pix, self.frequency_separation)
+            pix = self.loss_terms.get('pix')
+            if pix is not None:
+                pix.loss = self.cri_pix = LowFrequencyLoss(pix.loss, self.frequency_separation)
 
     def build_frequency_separation(self) -> FrequencySeparation | None:
         """The filter of ``train.frequency_separation``, or None without that section."""
-        fs_opt = (self.opt.get('train') or {}).get('frequency_separation')
+        fs_opt = self.opt['train']['frequency_separation'] if self.is_train else None
         return FrequencySeparation(**fs_opt).to(self.device) if fs_opt else None
 
     def discriminate(self, img: torch.Tensor) -> torch.Tensor:
@@ -104,30 +101,28 @@ class SRGANModel(SRModel):
             with torch.no_grad(), self.autocast():
                 self.output = self.net_g(self.lq)
         self._discriminator_step(current_iter)
-        if self.ema_decay > 0:
+        if self.ema_decay > 0 and self.micro_batch.last:
             self.model_ema(self.ema_decay)
 
     def _generator_step(self, current_iter: int) -> None:
         self.net_d.requires_grad_(False)  # the adversarial term must not leave gradients in D
-        self.optimizer_g.zero_grad(set_to_none=True)
+        self.zero_grad(self.optimizer_g)
         with self.autocast():
             self.output = self.net_g(self.lq)
             losses = self.content_losses(prefix='l_g_')
             losses['l_g_gan'] = self.generator_gan_loss(self.discriminate(self.output))
-        if self.guarded_step(losses, self.optimizer_g, current_iter):
-            self.accumulate_losses(losses)
+        self.guarded_step(losses, self.optimizer_g, current_iter)
         self.net_d.requires_grad_(True)
 
     def _discriminator_step(self, current_iter: int) -> None:
-        self.optimizer_d.zero_grad(set_to_none=True)
+        self.zero_grad(self.optimizer_d)
         with self.autocast():
             real_pred = self.discriminate(self.real_images())
             fake_pred = self.discriminate(self.output.detach())
             l_d_real, l_d_fake = self.discriminator_gan_losses(real_pred, fake_pred)
         losses = OrderedDict(l_d_real=l_d_real, l_d_fake=l_d_fake)
         if self.guarded_step(losses, self.optimizer_d, current_iter):
-            self.accumulate_losses({**losses, 'out_d_real': real_pred.detach().mean(),
-                                    'out_d_fake': fake_pred.detach().mean()})
+            self.accumulate_losses({'out_d_real': real_pred.detach().mean(), 'out_d_fake': fake_pred.detach().mean()})
 
     def generator_gan_loss(self, fake_pred: torch.Tensor) -> torch.Tensor:
         """The adversarial term of the generator loss, from the discriminator's logits on ``self.output``."""

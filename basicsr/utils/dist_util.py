@@ -10,7 +10,7 @@ from torch import nn
 
 from basicsr.utils.errors import OptionError, TrainingError
 
-from basicsr.cli import LAUNCHERS
+from basicsr.utils.flags import LAUNCHERS
 
 
 def init_dist(launcher: str, backend: str = 'nccl', port: int | None = None) -> None:

@@ -19,13 +19,14 @@ class OptionError(BasicSRError, ValueError):
 class OptionErrors(OptionError):
     """Several option errors found in one pass: the message lists each on its own line."""
 
-    def __init__(self, errors: list[OptionError]) -> None:
+    def __init__(self, errors: list[OptionError], note: str = '') -> None:
         self.errors = list(errors)
+        note = f'\n{note}' if note else ''
         if len(self.errors) == 1:
-            super().__init__(str(self.errors[0]), self.errors[0].key_path)
+            super().__init__(f'{self.errors[0]}{note}', self.errors[0].key_path)
         else:
             listed = '\n'.join(f'  {i}. {err}' for i, err in enumerate(self.errors, 1))
-            super().__init__(f'{len(self.errors)} problems in the options:\n{listed}')
+            super().__init__(f'{len(self.errors)} problems in the options:\n{listed}{note}')
 
 
 class DataError(BasicSRError, ValueError):

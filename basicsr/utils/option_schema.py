@@ -8,10 +8,13 @@ A model (training recipe) declares the keys it reads itself, in its own file, as
 pieces below: ``root_options`` (root level) and ``train_options`` (under ``train:``); see
 :class:`basicsr.models.base_model.BaseModel`. The parser merges them with :data:`ROOT` and :data:`TRAIN`.
 """
+import copy
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
+
+import torch
 
 from basicsr.utils.frequency import FilterType, PaddingMode
 from basicsr.utils.path_policy import stays_below
@@ -68,6 +71,12 @@ class Plugin:
     arg_checks: dict[str, Callable[[Any], str | None]] = field(default_factory=dict)  # range checks of arguments
     # checks across the arguments: each takes them all and returns (argument, error text) or None
     cross_checks: tuple[Callable[[dict[str, Any]], tuple[str, str] | None], ...] = ()
+
+
+@dataclass
+class ListOf:
+    """A list whose entries are each ``item`` (e.g. the loss terms of ``train.losses``)."""
+    item: Any
 
 
 def positive(value: Any) -> str | None:
@@ -220,12 +229,23 @@ SCHEDULER = Plugin('scheduler', injected=('optimizer',),
                                  same_length('restarts', 'restart_weights')))
 LOSS = Plugin('loss', arg_checks={'loss_weight': finite_non_negative, 'perceptual_weight': finite_non_negative,
                                   'style_weight': finite_non_negative})
+LOSS_TERM = Plugin('loss', arg_checks=LOSS.arg_checks, keys={  # an entry of train.losses
+    'target': Key(str | None, None, doc='the image the output is compared with (gt; a recipe may offer more)'),
+    'name': Key(str | None, None, plain_name, doc='logged as l_<name>; by default from the type (L1Loss: l1)'),
+})
 
 TRAIN = Section({  # the trainer's keys; recipes add theirs (SRModel: optim_g, pixel_opt, ...)
     'scheduler': SCHEDULER,
     'total_iter': Key(int, REQUIRED, positive),
     'warmup_iter': Key(int, -1, doc='linear learning-rate warm-up over this many iterations; -1 for none'),
     'max_nonfinite_steps': Key(int, 5, positive, doc='stop after this many non-finite losses/gradients in a row'),
+    'accum_iter': Key(int, 1, positive, doc='gradient accumulation: micro-batches per optimiser step (an iteration '
+                                            'is one optimiser step; the effective batch is batch x accum_iter)'),
+    'grad_clip': Section({
+        'max_norm': Key(float | None, None, finite_positive, doc='clip the gradient norm to this'),
+        'norm_type': Key(float, 2.0, positive, doc='the norm clipped (2: Euclidean; .inf: largest value)'),
+        'clip_value': Key(float | None, None, finite_positive, doc='clip each gradient value to +-this instead'),
+    }, optional=True),
     'amp': Key(Literal['none', 'bf16', 'fp16'], 'none',
                doc='mixed precision of the forward pass and losses (fp16 adds loss scaling); fast on GPUs, on '
                    'CPUs only with native bf16/fp16 instructions (AVX512-BF16, AMX)'),
@@ -281,6 +301,7 @@ ROOT = Section({
     'deterministic': Key(bool, False, doc='deterministic algorithms: a resumed run repeats an uninterrupted one'),
     'cudnn_benchmark': Key(bool, True, doc='let cuDNN pick the fastest convolution algorithms (GPU only; off '
                                            'in deterministic mode)'),
+    'strict_options': Key(bool, True, doc='false ignores unknown keys with a warning (as BasicSR), like --lenient'),
     'prepare_demo_data': Key(str | None, None, stays_below,
                              doc='folder to fill with the built-in demo images when missing'),
     'datasets': MapOf(DATASET, _dataset_phase),
@@ -294,3 +315,58 @@ ROOT = Section({
     }),
     'find_unused_parameters': Key(bool, False, doc='DDP: allow parameters that get no gradient in a step'),
 })
+
+
+def model_schema(model_cls: type | None) -> tuple[Section, bool]:
+    """The root schema for ``model_cls``: :data:`ROOT` plus the keys the model declares (``root_options``,
+    ``train_options``, merged along its class hierarchy), and whether undeclared keys are errors.
+
+    The project's own models and third-party models that declare keys are strict. A third-party model that
+    declares nothing (a BasicSR plug-in) is lenient: keys nobody declares are passed to it unvalidated.
+    """
+    root_keys, train_keys, declared = {}, {}, False
+    for cls in reversed(getattr(model_cls, '__mro__', ())):
+        own = vars(cls)
+        root_keys.update(own.get('root_options', {}))
+        train_keys.update(own.get('train_options', {}))
+        third_party = not cls.__module__.startswith('basicsr.') and cls.__module__ != 'builtins'
+        declared |= third_party and ('root_options' in own or 'train_options' in own)
+    strict = model_cls is None or model_cls.__module__.startswith('basicsr.') or declared
+    schema = ROOT.extended({**root_keys, 'train': TRAIN.extended(train_keys)})
+    return schema, strict
+
+
+# What a single process without a launcher runs with (the resolver writes these for parsed options).
+SINGLE_PROCESS = {'is_train': True, 'dist': False, 'rank': 0, 'world_size': 1, 'auto_resume': False}
+
+
+def with_defaults(opt: dict, model_cls: type) -> dict:
+    """``opt`` itself when it lacks no default (parsed options), else a copy with the defaults of every missing
+    key and the run-time keys of a single process (options a program builds by hand, as BasicSR's tests and
+    plug-ins do). Nothing is checked, and the caller's dict is never changed."""
+    filled = copy.deepcopy(opt)
+    _fill(filled, model_schema(model_cls)[0])
+    for key, default in SINGLE_PROCESS.items():
+        filled.setdefault(key, default)
+    if filled['num_gpu'] == 'auto':
+        filled['num_gpu'] = torch.cuda.device_count()
+    return opt if filled == opt else filled
+
+
+def _fill(opt: dict, section: Section) -> None:
+    for key, spec in section.keys.items():
+        if isinstance(spec, Key) and key not in opt and spec.default is not REQUIRED:
+            opt[key] = copy.deepcopy(spec.default)
+        elif isinstance(spec, Section) and (key in opt or not spec.optional):
+            if isinstance(opt.setdefault(key, {}), dict):
+                _fill(opt[key], spec)
+        elif isinstance(spec, MapOf):
+            for item in opt.setdefault(key, {}).values():
+                if isinstance(item, dict) and isinstance(spec.item, (Section, Plugin)):
+                    _fill(item, Section(spec.item.keys))
+        elif isinstance(spec, ListOf) and key not in opt:
+            opt[key] = []
+        elif isinstance(spec, Plugin) and isinstance(opt.get(key), dict):
+            _fill(opt[key], Section(spec.keys))
+        elif isinstance(spec, (Section, Plugin)):  # an optional section or plug-in: absent reads as None
+            opt.setdefault(key, None)

@@ -12,45 +12,73 @@ from basicsr.utils.typecheck import check_value
 
 
 class Registry:
-    """A mapping from names to plug-ins (networks, datasets, losses, models, metrics).
+    """A mapping from names to plug-ins (networks, datasets, losses, models, metrics, optimisers, schedules).
 
-    Register with ``@ARCH_REGISTRY.register()``; look up with ``ARCH_REGISTRY.get('RRDBNet')``.
+    Register with ``@ARCH_REGISTRY.register()``; look up with ``ARCH_REGISTRY.get('RRDBNet')``. Registration may
+    carry metadata (``@ARCH_REGISTRY.register(tiny_config={...}, licence='MIT')``), read with :meth:`info`; tests
+    and listings are driven by it.
+
+    The order of registration does not matter: a plug-in from outside the package wins over a built-in of the
+    same name whether it registers before or after it, and a module imported twice replaces its own entries.
     """
 
     def __init__(self, name: str) -> None:
         self._name = name
         self._obj_map: dict[str, Any] = {}
+        self._info: dict[str, dict[str, Any]] = {}
+        self._unavailable: dict[str, str] = {}  # name -> what it needs (a package that is not installed)
 
-    def register(self, obj: Any = None, name: str | None = None) -> Any:
-        """Register ``obj`` under ``name`` (its ``__name__`` by default); usable as a decorator."""
+    def register(self, obj: Any = None, suffix: str | None = None, *, name: str | None = None,
+                 **info: Any) -> Any:
+        """Register ``obj`` under ``name`` (its ``__name__`` by default, ``<name>_<suffix>`` with ``suffix``, as
+        BasicSR 1.4.2); usable as a decorator. ``info`` is metadata kept beside it."""
 
         def deco(func_or_class: Any) -> Any:
-            self._add(name or func_or_class.__name__, func_or_class)
+            key = name or func_or_class.__name__
+            self._add(f'{key}_{suffix}' if suffix else key, func_or_class, info)
             return func_or_class
 
         if obj is None:
             return deco
         return deco(obj)
 
-    def _add(self, name: str, obj: Any) -> None:
-        """A plug-in from outside the package may replace a built-in of the same name (the HAT repository registers
-        its own ``HAT``), with a warning; any other second registration of a name is an error."""
-        existing = self._obj_map.get(name)
-        if existing is not None and existing is not obj:
-            if not (_is_builtin(existing) and not _is_builtin(obj)):
-                raise KeyError(f"An object named '{name}' is already registered in the {self._name} registry.")
-            logging.getLogger('basicsr').warning(
-                f"The {self._name} '{name}' of {obj.__module__} replaces basicsr's own ({existing.__module__}).")
-        self._obj_map[name] = obj
+    def register_unavailable(self, name: str, needs: str) -> None:
+        """Mark ``name`` as known but not usable here; looking it up raises an OptionError saying what it
+        ``needs`` (e.g. "needs the package 'prodigyopt': pip install ...")."""
+        self._unavailable[name] = needs
 
-    def get(self, name: str, key_path: str = 'type') -> Any:
-        """Return the plug-in called ``name``; an unknown name is an OptionError listing the known ones."""
-        if name not in self._obj_map:
-            close = difflib.get_close_matches(str(name), self._obj_map, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ''
-            raise OptionError(f"{key_path}: no {self._name} named '{name}'.{hint} "
-                              f"Registered: {', '.join(sorted(self._obj_map))}.", key_path=key_path)
-        return self._obj_map[name]
+    def _add(self, name: str, obj: Any, info: dict[str, Any]) -> None:
+        existing = self._obj_map.get(name)
+        if existing is not None and existing is not obj and not _same_definition(existing, obj):
+            if _is_builtin(existing) == _is_builtin(obj):
+                raise KeyError(f"An object named '{name}' is already registered in the {self._name} registry "
+                               f'(by {existing.__module__}; now {obj.__module__}).')
+            plugin, builtin = (existing, obj) if _is_builtin(obj) else (obj, existing)
+            logging.getLogger('basicsr').warning(
+                f"The {self._name} '{name}' of {plugin.__module__} replaces basicsr's own ({builtin.__module__}).")
+            if plugin is existing:
+                return
+        self._obj_map[name] = obj
+        self._info[name] = dict(info)
+
+    def get(self, name: str, suffix: str = 'basicsr', *, key_path: str = 'type') -> Any:
+        """The plug-in called ``name`` (or, as BasicSR, ``<name>_<suffix>``); an unknown name is an OptionError
+        naming ``key_path`` and the closest registered name."""
+        if name in self._obj_map:
+            return self._obj_map[name]
+        if isinstance(name, str) and f'{name}_{suffix}' in self._obj_map:
+            return self._obj_map[f'{name}_{suffix}']
+        if name in self._unavailable:
+            raise OptionError(f"{key_path}: the {self._name} '{name}' {self._unavailable[name]}.", key_path=key_path)
+        close = difflib.get_close_matches(str(name), self._obj_map, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ''
+        raise OptionError(f"{key_path}: no {self._name} named '{name}'.{hint} "
+                          f"Registered: {', '.join(sorted(self._obj_map))}.", key_path=key_path)
+
+    def info(self, name: str) -> dict[str, Any]:
+        """The metadata registered with ``name`` (empty when none was given)."""
+        self.get(name)
+        return self._info.get(name, self._info.get(f'{name}_basicsr', {}))
 
     def build(self, opt: Mapping[str, Any], key_path: str, **injected: Any) -> Any:
         """Instantiate ``opt['type']`` with the other keys of ``opt`` as keyword arguments.
@@ -58,7 +86,7 @@ class Registry:
         ``injected`` are arguments the caller supplies (e.g. ``params`` of an optimiser); they are passed too,
         but cannot be set from the option file.
         """
-        cls = self.get(opt.get('type'), f'{key_path}.type')
+        cls = self.get(opt.get('type'), key_path=f'{key_path}.type')
         kwargs = check_arguments(cls, {k: v for k, v in opt.items() if k != 'type'}, key_path, injected=injected)
         return cls(**kwargs, **injected)
 
@@ -70,6 +98,12 @@ class Registry:
 
     def keys(self) -> list[str]:
         return list(self._obj_map)
+
+
+def _same_definition(first: Any, second: Any) -> bool:
+    """Whether two objects are one definition seen twice (a module imported again under the same name)."""
+    return (getattr(first, '__module__', None), getattr(first, '__qualname__', None)) == (
+        getattr(second, '__module__', None), getattr(second, '__qualname__', None))
 
 
 def _is_builtin(obj: Any) -> bool:
@@ -142,12 +176,3 @@ REGISTRIES = {
     'dataset': DATASET_REGISTRY, 'arch': ARCH_REGISTRY, 'model': MODEL_REGISTRY, 'loss': LOSS_REGISTRY,
     'metric': METRIC_REGISTRY, 'optimizer': OPTIMIZER_REGISTRY, 'scheduler': SCHEDULER_REGISTRY,
 }
-
-# The packages whose import registers the plug-ins (imported by name: utils must not depend on them statically).
-PLUGIN_PACKAGES = ('basicsr.archs', 'basicsr.data', 'basicsr.losses', 'basicsr.metrics', 'basicsr.models')
-
-
-def load_plugins() -> None:
-    """Import every plug-in package so that all registries are filled."""
-    for package in PLUGIN_PACKAGES:
-        importlib.import_module(package)

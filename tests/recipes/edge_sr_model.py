@@ -23,6 +23,7 @@ def image_gradients(img: torch.Tensor) -> torch.Tensor:
 @MODEL_REGISTRY.register()
 class EdgeSRModel(SRModel):
     root_options = {'edge_weight': Key(float, 1.0, positive, doc='weight of the edge loss')}
+    own_loss_keys = ('edge_opt',)  # computed below, not as one of SRModel's loss terms
     train_options = {
         'edge_opt': LOSS,
         'edge_start_iter': Key(int, 0, non_negative, doc='iterations before the edge loss starts'),
