@@ -125,6 +125,13 @@ def test_same_generator_state_same_batch_and_inputs_untouched():
     assert all(torch.equal(a, b) for a, b in zip(apply([{'type': 'mixup', 'prob': 0.0}], lq, gt, 0), (lq, gt)))
 
 
+def test_numbers_written_as_yaml_1_1_strings_are_read_as_numbers():
+    lq, gt = constant_batch()
+    as_float = apply([{'type': 'mixup', 'alpha': 0.5}], lq, gt, seed=4)
+    as_text = apply([{'type': 'mixup', 'alpha': '5e-1'}], lq, gt, seed=4)
+    assert all(torch.equal(a, b) for a, b in zip(as_float, as_text))
+
+
 def test_shape_mismatch_is_named():
     lq, gt = textured_batch()
     with pytest.raises(ShapeMismatchError, match=r'GT batch \(4, 3, 16, 24\) is not the LQ batch \(4, 3, 8, 12\) '

@@ -137,8 +137,11 @@ class BatchAugment:
 
     def __init__(self, entries: list[dict[str, Any]], scale: int) -> None:
         self.scale = scale
-        self.augmentations = [AUGMENTATIONS[entry['type']](**{k: v for k, v in entry.items() if k != 'type'})
-                              for entry in entries]
+        self.augmentations = []
+        for index, entry in enumerate(entries):
+            cls = AUGMENTATIONS[entry['type']]
+            arguments = {k: v for k, v in entry.items() if k != 'type'}  # coerced as validated (YAML's '1e-1')
+            self.augmentations.append(cls(**check_arguments(cls, arguments, f'train.batch_augment[{index}]')))
 
     def __call__(self, lq: Tensor, gt: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """``(lq, gt)`` with each augmentation applied with its probability, in order (new tensors; the inputs are
