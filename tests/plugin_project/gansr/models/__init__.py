@@ -1,0 +1,1 @@
+from .two_loss_model import TwoLossModel  # noqa: F401
