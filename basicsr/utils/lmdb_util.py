@@ -8,8 +8,12 @@ values are the images re-encoded as PNG, so they decode pixel-identical to what 
 Images go through :func:`imread`, so 16-bit sources are stored as 8-bit.
 """
 import functools
+import json
 import os
 import re
+import signal
+import subprocess
+import sys
 from contextlib import closing
 from multiprocessing import Pool
 from pathlib import Path
@@ -19,6 +23,7 @@ import cv2
 import lmdb
 from tqdm import tqdm
 
+from basicsr.utils import lmdb_check
 from basicsr.utils.errors import DataError, OptionError
 from basicsr.utils.img_util import imread
 from basicsr.utils.misc import folder_written_atomically
@@ -27,6 +32,7 @@ META_INFO_FILE = 'meta_info.txt'
 _META_LINE = re.compile(r'^(?P<key>.+)\.png \((?P<h>\d+),(?P<w>\d+),(?P<c>\d+)\) (?P<level>\d+)$')
 _MAP_SIZE_MARGIN = 2  # times the estimated size; the map also grows on demand
 _MAP_SIZE_FLOOR = 1 << 24  # 16 MiB, room for LMDB's own pages
+_CHECK_TIMEOUT_S = 600
 
 MetaEntry = tuple[str, tuple[int, int, int], int]
 
@@ -86,6 +92,46 @@ def read_lmdb_meta_info(lmdb_path: str | os.PathLike) -> list[MetaEntry]:
         shape = (int(match['h']), int(match['w']), int(match['c']))
         entries.append((match['key'], shape, int(match['level'])))
     return entries
+
+
+def check_lmdb_structure(lmdb_path: str | os.PathLike) -> None:
+    """DataError naming the database unless every record of the LMDB folder ``lmdb_path`` can be read and is the
+    PNG image of the shape its ``meta_info.txt`` line declares, and the data file is complete.
+
+    The records are walked by :mod:`basicsr.utils.lmdb_check` in a separate process, so that a damaged page that
+    makes liblmdb crash (SIGSEGV, SIGBUS) is reported here in one line. Done once per version of the files
+    (path, size and modification times) in a process.
+    """
+    files = [Path(lmdb_path) / name for name in ('data.mdb', META_INFO_FILE)]
+    try:
+        stamps = tuple((p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    except OSError as err:
+        raise DataError(f'{lmdb_path}: not an LMDB database folder ({err.strerror}: {err.filename}).') from None
+    _check_structure(os.path.realpath(lmdb_path), stamps)
+
+
+@functools.lru_cache(maxsize=64)
+def _check_structure(path: str, stamps: tuple) -> None:
+    expected = {key: list(shape) for key, shape, _ in read_lmdb_meta_info(path)}
+    request = json.dumps({'path': path, 'expected': expected})
+    try:
+        result = subprocess.run([sys.executable, '-I', lmdb_check.__file__], input=request, capture_output=True,
+                                text=True, timeout=_CHECK_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise DataError(f'{path}: checking the LMDB took over {_CHECK_TIMEOUT_S} s; is the file on a hung '
+                        'network drive?') from None
+    if result.returncode < 0:
+        name = signal.Signals(-result.returncode).name
+        raise DataError(f'{path}: damaged LMDB: reading it crashes liblmdb ({name}; seen in a separate checking '
+                        'process, nothing was loaded); rebuild it with scripts/create_lmdb.py.')
+    try:
+        problems = json.loads(result.stdout)
+    except ValueError:
+        last = (result.stderr.strip().splitlines() or ['no output'])[-1]
+        raise DataError(f'{path}: the LMDB check failed ({last}).') from None
+    if problems:
+        more = f' ({len(problems) - 1} more problems)' if len(problems) > 1 else ''
+        raise DataError(f'{problems[0]}{more}')
 
 
 class _BatchWriter:
