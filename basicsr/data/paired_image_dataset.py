@@ -8,11 +8,10 @@ from torch.utils.data import Dataset
 from basicsr.data.data_util import SampleKey, lmdb_backend_options, paired_paths, single_paths, split_sample_key
 from basicsr.data.data_util import (  # noqa: F401  (BasicSR 1.4.2 exposes them here)
     paired_paths_from_folder, paired_paths_from_lmdb, paired_paths_from_meta_info_file)
-from basicsr.data.file_client import build_file_client
 from basicsr.data.transforms import (augment, bicubic_lq, check_pair_size, mod_crop, paired_random_crop,
                                      random_crop_with_bicubic_lq)
 from basicsr.utils.errors import DataError
-from basicsr.utils.file_client import FileClient  # noqa: F401  (BasicSR 1.4.2 exposes it here)
+from basicsr.utils.file_client import FileClient, build_file_client  # FileClient: BasicSR 1.4.2 exposes it here
 from basicsr.utils.img_util import img2tensor, img_as_float32, imdecode
 from basicsr.utils.img_util import imfrombytes  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.matlab_functions import bgr2ycbcr

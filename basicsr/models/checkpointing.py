@@ -11,7 +11,7 @@ import logging
 import random
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -23,9 +23,7 @@ from basicsr.utils.checkpoint import (check_training_state, chosen_param_key, ex
 from basicsr.utils.dist_util import check_replicas_in_sync, gather_to_master, get_dist_info
 from basicsr.utils.errors import CheckpointError, TrainingError
 
-if TYPE_CHECKING:
-    from basicsr.models.base_model import BaseModel
-
+# ``model`` below is a BaseModel (not imported: base_model imports this module).
 
 def load_weights(net: nn.Module, load_path: str, strict: bool = True, param_key: str = 'params',
                  logger: logging.Logger | None = None) -> None:
@@ -93,7 +91,7 @@ def save_weights(nets: Sequence[nn.Module], net_label: str, current_iter: int | 
         write_checkpoint_file(checkpoint, Path(models_dir) / f'{net_label}_{current_iter}.pth')
 
 
-def save_checkpoint(model: 'BaseModel', epoch: int, current_iter: int, **extra: Any) -> None:
+def save_checkpoint(model: Any, epoch: int, current_iter: int, **extra: Any) -> None:
     """Save every network of ``model`` (with its EMA copy as ``params_ema``), then the training state. Every rank
     must call it. ``current_iter`` -1 writes ``net_<label>_latest.pth`` only, as BasicSR at the end of training."""
     for label, net in model.networks().items():
@@ -105,7 +103,7 @@ def save_checkpoint(model: 'BaseModel', epoch: int, current_iter: int, **extra: 
     write_training_state(model, epoch, current_iter, **extra)
 
 
-def write_training_state(model: 'BaseModel', epoch: int, current_iter: int, **extra: Any) -> None:
+def write_training_state(model: Any, epoch: int, current_iter: int, **extra: Any) -> None:
     """Write ``<training_states>/<iter>.state``: optimisers, schedules, gradient scalers, RNG states of every
     rank, best metrics, the networks saved with it, the recipe's entries (``on_save_checkpoint``) and ``extra``.
 
@@ -142,7 +140,7 @@ def write_training_state(model: 'BaseModel', epoch: int, current_iter: int, **ex
                           model.opt['train']['total_iter'], protect=current_iter)
 
 
-def restore_training_state(model: 'BaseModel', state: dict[str, Any]) -> None:
+def restore_training_state(model: Any, state: dict[str, Any]) -> None:
     """Restore optimisers, schedules, gradient scalers, best metrics, RNG states and (``on_load_checkpoint``) the
     recipe's entries from a loaded training state, once it is checked to fit the model (a mismatched optimiser
     state could crash the fused kernels): a CheckpointError naming the file otherwise."""
