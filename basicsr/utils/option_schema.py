@@ -263,7 +263,7 @@ FREQUENCY_SEPARATION = Section({  # ESRGAN-FS / DSGAN: pixel loss on low, discri
 
 NETWORK = Plugin('arch', optional=False)
 
-METRIC = Plugin('metric', injected=('img', 'img2'), optional=False, keys={
+METRIC = Plugin('metric', injected=('img', 'img2'), optional=False, arg_checks={'crop_border': non_negative}, keys={
     'better': Key(Literal['higher', 'lower'], 'higher'),
 })
 
