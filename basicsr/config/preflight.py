@@ -2,6 +2,7 @@
 from pathlib import Path
 from typing import Any, Iterator
 
+from basicsr.data.data_util import smallest_image_size
 from basicsr.metrics import check_metric_files
 from basicsr.utils.errors import BasicSRError, OptionError, OptionErrors
 from basicsr.utils.known_files import download_hint
@@ -14,6 +15,8 @@ def check_inputs(opt: dict[str, Any]) -> None:
     file of a plug-in (a plug-in class names its files through an optional ``check_files(**arguments)`` that
     raises a BasicSRError, e.g. :class:`~basicsr.losses.perceptual_loss.PerceptualLoss` for the VGG weights)."""
     problems = list(_missing_paths(opt)) + list(_plugin_problems(opt))
+    if not problems:  # needs the datasets
+        problems = list(_crop_border_problems(opt))
     if problems:
         raise OptionErrors([OptionError(f'{key_path}: {message}', key_path=key_path)
                             for key_path, message in problems])
@@ -28,6 +31,25 @@ def _missing_paths(opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
     for key, value in opt['path'].items():
         if (key.startswith('pretrain_network_') or key == 'resume_state') and value and not Path(value).is_file():
             yield f'path.{key}', f'{value}: file not found.' + download_hint(value)
+
+
+def _crop_border_problems(opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """A metric's ``crop_border`` that leaves nothing of the smallest validation image (found now, not after the
+    first stretch of training)."""
+    metrics = (opt.get('val') or {}).get('metrics') or {}
+    borders = {name: m['crop_border'] for name, m in metrics.items() if isinstance(m.get('crop_border'), int)}
+    for phase, dataset in opt['datasets'].items():
+        folder = dataset.get('dataroot_gt')
+        if not borders or phase.split('_')[0] == 'train' or not isinstance(folder, str):
+            continue
+        try:
+            size = smallest_image_size(folder)
+        except BasicSRError:  # reported when the dataset is made
+            continue
+        for name, border in borders.items():
+            if size and 2 * border >= min(size):
+                yield (f'val.metrics.{name}.crop_border', f'{border} pixels from each edge leave nothing of the '
+                       f'smallest image of datasets.{phase} ({size[0]}x{size[1]}).')
 
 
 def _plugin_problems(opt: dict[str, Any]) -> Iterator[tuple[str, str]]:

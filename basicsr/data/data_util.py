@@ -6,6 +6,7 @@ from typing import Any
 
 from basicsr.data.transforms import mod_crop  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.errors import DataError
+from basicsr.utils.image_header import image_size
 from basicsr.utils.img_util import img2tensor  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.lmdb_util import read_lmdb_meta_info
 from basicsr.utils.misc import scan_images
@@ -13,6 +14,7 @@ from basicsr.utils.misc import scandir  # noqa: F401  (BasicSR 1.4.2 exposes it 
 from basicsr.utils.path_policy import inside
 
 SampleKey = int | tuple[int, str]
+_HEADER_BYTES = 1 << 16  # enough for the size fields of every format image_size reads
 
 
 def split_sample_key(key: SampleKey) -> tuple[int, random.Random]:
@@ -48,6 +50,22 @@ def single_paths(folder: str, meta_info_file: str | None = None) -> list[str]:
     except OSError as err:  # e.g. /proc: entries that cannot be listed
         raise DataError(f'{folder}: cannot list the images of this folder ({err.strerror or err}: '
                         f'{err.filename}); is it a data folder?') from None
+
+
+def smallest_image_size(folder: str) -> tuple[int, int] | None:
+    """``(height, width)`` of the smallest image of a folder (from the file headers) or LMDB (from its meta info),
+    for checks before a run; None when there is none or a header is unreadable (reading the image says why)."""
+    if is_lmdb(folder):
+        sizes = [(h, w) for _, (h, w, _), _ in read_lmdb_meta_info(folder)]
+    else:
+        sizes = []
+        for path in single_paths(folder):
+            with open(path, 'rb') as file:
+                size = image_size(file.read(_HEADER_BYTES))
+            if size is None:
+                return None
+            sizes.append(size[::-1])
+    return min(sizes, key=min, default=None)
 
 
 def meta_info_lines(meta_info_file: str) -> list[tuple[int, str]]:
