@@ -10,7 +10,7 @@ another parent folder). Each download is checked against its SHA-256 and written
 and correct; zips are extracted only if no member would land outside the target folder; every folder appears all
 at once, so an interrupted run leaves no half-filled folder and running the command again finishes the work.
 
-Preparation, as the README's "Train on DIV2K" section does it by hand:
+Preparation, as docs/training.md ("Train on DIV2K") does it by hand:
 
 * Set5, Set14: ``HR`` (the original images), ``GTmod12`` (cropped to a multiple of 12) and ``LRbicx2/3/4`` (their
   MATLAB-bicubic downscales), with ``scripts/generate_lr.py``'s functions.

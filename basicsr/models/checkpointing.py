@@ -22,6 +22,7 @@ from basicsr.utils.checkpoint import (check_training_state, chosen_param_key, ex
                                       prune_checkpoints, save_checkpoint as write_checkpoint_file)
 from basicsr.utils.dist_util import check_replicas_in_sync, gather_to_master, get_dist_info
 from basicsr.utils.errors import CheckpointError, TrainingError
+from basicsr.utils.file_inspect import checkpoint_budget
 
 # ``model`` below is a BaseModel (not imported: base_model imports this module).
 
@@ -35,7 +36,7 @@ def load_weights(net: nn.Module, load_path: str, strict: bool = True, param_key:
     A network may translate other published key layouts into its own with a ``convert_state_dict`` method.
     """
     logger = logger or logging.getLogger('basicsr')
-    checkpoint = load_checkpoint(load_path)
+    checkpoint = load_checkpoint(load_path, max_bytes=checkpoint_budget(net))  # a bigger file: refused unread
     found = chosen_param_key(checkpoint, param_key)
     if found not in (param_key, None):
         logger.warning(f'{load_path} holds no [{param_key}]; loading [{found}] instead.')

@@ -1,7 +1,7 @@
 """Training speed options: mixed precision, channels_last, torch.compile with a fallback, fused optimisers.
 
 None of them changes what a network learns beyond float tolerance; which ones pay off depends on the hardware
-(see the README's "Performance" section and ``scripts/benchmark.py``).
+(see docs/performance.md and ``scripts/benchmark.py``).
 """
 import inspect
 import logging
