@@ -155,3 +155,12 @@ def test_tiff_with_duplicate_size_tags_is_refused_by_the_decoder(tmp_path):
                             timeout=120)
     assert result.stdout.startswith('REFUSED') and str(path) in result.stdout, result.stdout + result.stderr
     assert 'decoder accepts (1 megapixels' in result.stdout and result.stdout.count('\n') == 1
+
+
+def test_pretrain_network_g_larger_than_the_network_is_refused_before_torch_load(tmp_path, no_torch_load):
+    from basicsr.models.checkpointing import load_weights
+    net = torch.nn.Conv2d(3, 4, 3)
+    path = _deflated_pth(tmp_path / 'pretrained.pth', {'params': {'weight': torch.zeros(4, 3, 3, 3),
+                                                                  'bias': torch.zeros(1 << 20)}})  # 4 MiB inflated
+    with pytest.raises(CheckpointError, match=r'more than the .* MiB the network it is loaded into can use'):
+        load_weights(net, str(path))
