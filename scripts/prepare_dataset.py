@@ -42,7 +42,8 @@ from basicsr.utils.misc import folder_written_atomically
 MAX_CROP = 480  # BasicSR's DIV2K sub-image size
 MAX_GT_SIZE = 128  # the training patch of BasicSR's x4 recipes
 META_INFO = 'meta_info_train.txt'
-DEFAULT_BASE = Path(__file__).resolve().parents[1] / 'options' / 'demo' / 'train_msrresnet_x4_demo.yml'
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_BASE = REPO_ROOT / 'options' / 'demo' / 'train_msrresnet_x4_demo.yml'
 
 
 @dataclass(frozen=True)
@@ -174,22 +175,29 @@ def lmdb_name(folder: str) -> str:
     return f"{folder.replace('/', '_')}.lmdb"
 
 
+def option_path(path: Path) -> str:
+    """``path`` as an option file names it: relative to the repository root (where ``python train.py`` resolves
+    relative paths) when inside it, else absolute."""
+    path = path.resolve()
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
 def dataset_options(out: Path, name: str, plan: Plan, scale: int, lmdb: bool) -> dict:
     """The ``datasets`` section training on the prepared folder."""
     train_dir, val_dir = out / 'train', out / 'val'
     hr, lr = training_folders(plan, scale, lmdb)
-    train = {'name': name, 'type': 'PairedImageDataset', 'dataroot_gt': str(train_dir / hr),
-             'dataroot_lq': str(train_dir / lr)}
+    train = {'name': name, 'type': 'PairedImageDataset', 'dataroot_gt': option_path(train_dir / hr),
+             'dataroot_lq': option_path(train_dir / lr)}
     if lmdb:  # the databases carry their own meta_info.txt
         train['io_backend'] = {'type': 'lmdb'}
     else:
-        train.update(meta_info_file=str(out / META_INFO), io_backend={'type': 'disk'})
+        train.update(meta_info_file=option_path(out / META_INFO), io_backend={'type': 'disk'})
     train.update(gt_size=plan.gt_size, use_hflip=True, use_rot=True)
     datasets = {'train': train}
     if plan.val:
         datasets['val'] = {'name': f'{name}_val', 'type': 'PairedImageDataset',
-                           'dataroot_gt': str(val_dir / 'HR'), 'dataroot_lq': str(val_dir / f'LR_bicubic/X{scale}'),
-                           'io_backend': {'type': 'disk'}}
+                           'dataroot_gt': option_path(val_dir / 'HR'),
+                           'dataroot_lq': option_path(val_dir / f'LR_bicubic/X{scale}'), 'io_backend': {'type': 'disk'}}
     return datasets
 
 
@@ -249,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.write_options).write_text(yaml.safe_dump(opt, sort_keys=False), encoding='utf-8')
         print(f'Option file written: train with  python train.py -opt {args.write_options}')
     else:
-        print('Option-file lines (paths are relative to where you run train.py):\n')
+        print('Option-file lines (relative paths are relative to the repository root, as train.py reads them):\n')
         print(yaml.safe_dump({'scale': args.scale, 'datasets': datasets}, sort_keys=False))
     return 0
 
