@@ -1,6 +1,7 @@
 """Optimisers: every registered one resumes bit-exactly from a saved state, builds through the fast path, rejects
 misspelt keys; a missing package names its extra; schedule-free evaluation weights (basicsr.optimizers.mode)."""
 import io
+import sys
 
 import pytest
 import torch
@@ -100,6 +101,24 @@ def test_misspelt_key_of_a_package_optimiser_is_an_option_error(name):
                                           r"'betas'\?"):
         OPTIMIZER_REGISTRY.build({'type': name, 'lr': 1e-3, 'betass': [0.9, 0.99]}, 'train.optim_g',
                                  params=[nn.Parameter(torch.zeros(2, 2))])
+
+
+def test_lazy_registration_imports_the_package_at_first_use(monkeypatch, tmp_path):
+    """pytorch-optimizer takes about a second to import: its names are registered without importing it."""
+    (tmp_path / 'slow_optim_package.py').write_text(
+        'import torch\n\nclass Fancy(torch.optim.SGD):\n    def __init__(self, params, lr: float = 0.1, **kwargs):\n'
+        '        super().__init__(params, lr=lr, **kwargs)\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = Registry('optimizer')
+    monkeypatch.setattr(registration, 'OPTIMIZER_REGISTRY', registry)
+    registration.register_package_optimizers('slow_optim_package', ('Fancy',), distribution='slow', lazy=True)
+    assert 'slow_optim_package' not in sys.modules
+    with pytest.raises(OptionError, match=r"x\.momentun: unknown argument of Fancy\. Accepted: lr\."):
+        registry.build({'type': 'Fancy', 'momentun': 0.9}, 'x', params=[nn.Parameter(torch.zeros(1))])
+    assert 'slow_optim_package' in sys.modules
+    optimizer = registry.build({'type': 'Fancy', 'lr': '1e-2'}, 'x', params=[nn.Parameter(torch.zeros(1))])
+    assert type(optimizer).__name__ == 'Fancy' and optimizer.defaults['lr'] == 0.01
+    monkeypatch.delitem(sys.modules, 'slow_optim_package')
 
 
 def test_missing_package_names_the_extra_to_install(monkeypatch):

@@ -3,7 +3,9 @@
 A package that is not installed registers nothing; its names are marked unavailable, so that an option file naming
 one gets an error saying what to install rather than "no optimizer named ...".
 """
+import functools
 import importlib
+import importlib.util
 import inspect
 import typing
 from typing import Any, Callable, Iterable
@@ -13,17 +15,43 @@ from basicsr.utils.registry import OPTIMIZER_REGISTRY
 EXTRA = 'optim'  # the setup.py extra that installs every optional optimiser package
 
 
-def register_package_optimizers(module_name: str, names: Iterable[str], distribution: str) -> None:
-    """Register ``names`` of ``module_name`` (installed from PyPI as ``distribution``) in the optimiser registry."""
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
+def register_package_optimizers(module_name: str, names: Iterable[str], distribution: str,
+                                lazy: bool = False) -> None:
+    """Register ``names`` of ``module_name`` (installed from PyPI as ``distribution``) in the optimiser registry;
+    ``lazy``: import the package only when one of them is first validated or built (for a package slow to import)."""
+    if importlib.util.find_spec(module_name) is None:
         for name in names:
             OPTIMIZER_REGISTRY.register_unavailable(
                 name, f"needs the package '{distribution}': pip install 'basicsr[{EXTRA}]' (or {distribution})")
         return
     for name in names:
-        OPTIMIZER_REGISTRY.register(_factory(getattr(module, name)), name=name, package=distribution)
+        optimizer = _LazyOptimizer(module_name, name) if lazy else _factory(
+            getattr(importlib.import_module(module_name), name))
+        OPTIMIZER_REGISTRY.register(optimizer, name=name, package=distribution)
+
+
+class _LazyOptimizer:
+    """Stands for the optimiser ``name`` of ``module_name``, imported at the first look at its signature or call:
+    the option validator and the registry see the real signature and type hints."""
+
+    def __init__(self, module_name: str, name: str) -> None:
+        self.module_name, self.__name__, self.__qualname__ = module_name, name, name
+        self.__module__ = __name__
+
+    @functools.cached_property
+    def optimizer_class(self) -> type:
+        return getattr(importlib.import_module(self.module_name), self.__name__)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return inspect.signature(_factory(self.optimizer_class))
+
+    @property
+    def __annotations__(self) -> dict[str, Any]:
+        return _resolved_hints(self.optimizer_class)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return _factory(self.optimizer_class)(*args, **kwargs)
 
 
 def _factory(cls: type) -> type | Callable[..., Any]:
