@@ -20,9 +20,10 @@ from basicsr.archs.inception_arch import FID_WEIGHTS_FILE, FID_WEIGHTS_URL, FIDI
 from basicsr.archs.lpips_arch import LPIPSNet, find_lpips_heads
 from basicsr.losses import build_loss
 from basicsr.losses.lpips_loss import DISTSLoss, LPIPSLoss
+from basicsr.config.preflight import check_plugin_files
 from basicsr.metrics import (build_dataset_metrics, calculate_dists, calculate_dists_pt, calculate_lpips,
                              calculate_lpips_pt, calculate_metric, calculate_ms_ssim, calculate_ms_ssim_pt,
-                             check_metric_files, gather_dataset_metrics, split_metrics)
+                             gather_dataset_metrics, split_metrics)
 from basicsr.metrics import fid as fid_module
 from basicsr.metrics.fid import (FrechetInceptionDistance, feature_statistics, features_frechet_distance,
                                  frechet_distance, load_reference_stats, save_reference_stats)
@@ -397,25 +398,26 @@ def test_ms_ssim_of_too_small_images_is_nan_with_a_warning():
 def test_missing_weight_files_are_one_error_naming_the_places_and_the_option(empty_caches):
     hub = empty_caches / 'torch' / 'hub' / 'checkpoints'
     with pytest.raises(OptionError) as info:
-        check_metric_files({'lpips': {'type': 'calculate_lpips', 'net': 'vgg', 'better': 'lower'}})
+        check_plugin_files([('val.metrics.lpips', {'type': 'calculate_lpips', 'net': 'vgg', 'better': 'lower'},
+                             'metric')])
     message = str(info.value)
     assert message.startswith('val.metrics.lpips: ImageNet weights of vgg16 (LPIPS-vgg) not found. Looked in: '
                               f'{hub / "vgg16-397923af.pth"} (torch hub cache). Nothing is downloaded')
     assert 'backbone_path' in message and 'pretrained: false' in message
     with pytest.raises(OptionError, match=re.escape(f'Looked in: {empty_caches / "heads.pth"} (heads_path)')):
-        check_metric_files({'lpips': {'type': 'calculate_lpips', 'pretrained': False,
-                                      'heads_path': str(empty_caches / 'heads.pth')}})
+        check_plugin_files([('val.metrics.lpips', {'type': 'calculate_lpips', 'pretrained': False,
+                                      'heads_path': str(empty_caches / 'heads.pth')}, 'metric')])
     with pytest.raises(OptionError) as info:
-        check_metric_files({'fid': {'type': 'calculate_fid', 'better': 'lower'}})
+        check_plugin_files([('val.metrics.fid', {'type': 'calculate_fid', 'better': 'lower'}, 'metric')])
     assert f'{hub / FID_WEIGHTS_FILE} (torch hub cache)' in str(info.value) and FID_WEIGHTS_URL in str(info.value)
     assert 'inception_weights_path' in str(info.value)
     with pytest.raises(OptionError, match=r'val\.metrics\.fid: .*nowhere\.npz: FID reference statistics file not'):
-        check_metric_files({'fid': {'type': 'calculate_fid', 'pretrained': False,
-                                    'reference_stats': str(empty_caches / 'nowhere.npz')}})
+        check_plugin_files([('val.metrics.fid', {'type': 'calculate_fid', 'pretrained': False,
+                                    'reference_stats': str(empty_caches / 'nowhere.npz')}, 'metric')])
     with pytest.raises(OptionError, match=r'val\.metrics\.dists: ImageNet weights of vgg16 \(DISTS\) not found'):
-        check_metric_files({'dists': {'type': 'calculate_dists'}})
-    check_metric_files({'lpips': {'type': 'calculate_lpips', 'pretrained': False},  # nothing to read
-                        'fid': {'type': 'calculate_fid', 'pretrained': False}})
+        check_plugin_files([('val.metrics.dists', {'type': 'calculate_dists'}, 'metric')])
+    check_plugin_files([('val.metrics.lpips', {'type': 'calculate_lpips', 'pretrained': False}, 'metric'),
+                        ('val.metrics.fid', {'type': 'calculate_fid', 'pretrained': False}, 'metric')])  # none read
     with pytest.raises(CheckpointError, match=r'ImageNet weights of alexnet \(LPIPS-alex\) not found'):
         LPIPSLoss()
     with pytest.raises(CheckpointError, match='backbone_path'):
@@ -465,4 +467,4 @@ def test_the_gan_demo_validates_with_a_labelled_random_lpips():
     assert len(lpips_opts) == 1
     name, lpips_opt = lpips_opts[0]
     assert 'random' in name and lpips_opt['pretrained'] is False and lpips_opt['better'] == 'lower'
-    check_metric_files(opt['val']['metrics'])
+    check_plugin_files([(f'val.metrics.{k}', v, 'metric') for k, v in opt['val']['metrics'].items()])

@@ -1,13 +1,12 @@
 """Every input file a run reads, checked before any folder is created or moved; all problems reported at once."""
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from basicsr.data.data_util import smallest_image_size
-from basicsr.metrics import check_metric_files
 from basicsr.utils.errors import BasicSRError, OptionError, OptionErrors
 from basicsr.utils.known_files import download_hint
 from basicsr.config.resolve import dataset_path_keys
-from basicsr.utils.registry import REGISTRIES
+from basicsr.utils.registry import REGISTRIES, accepted_arguments
 
 
 def check_inputs(opt: dict[str, Any]) -> None:
@@ -53,24 +52,34 @@ def _crop_border_problems(opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def _plugin_problems(opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    train = opt.get('train') or {}
     sections = [(key, value, 'arch') for key, value in opt.items() if key.startswith('network_')]
-    sections += [(f'train.{key}', value, 'loss') for key, value in (opt.get('train') or {}).items()
-                 if key.endswith('_opt')]
-    sections += [(f'val.metrics.{key}', value, 'metric')
-                 for key, value in ((opt.get('val') or {}).get('metrics') or {}).items()]
-    try:
-        check_metric_files((opt.get('val') or {}).get('metrics') or {})
-    except OptionError as err:
-        yield err.key_path or 'val.metrics', str(err).split(': ', 1)[-1]
+    sections += [(f'train.{key}', value, 'loss') for key, value in train.items() if key.endswith('_opt')]
+    sections += [(f'train.losses.{i}', value, 'loss') for i, value in enumerate(train.get('losses') or [])]
+    sections += [(f'val.metrics.{key}', value, 'metric') for key, value in opt['val']['metrics'].items()]
+    yield from plugin_file_problems(sections)
+
+
+def plugin_file_problems(sections: Iterable[tuple[str, Any, str]]) -> Iterator[tuple[str, str]]:
+    """``(key path, problem)`` for each plug-in section ``(key path, options, registry)`` whose plug-in (class or
+    function) names its files through ``check_files(**arguments)`` and finds one missing (a BasicSRError)."""
     for key_path, section, registry in sections:
         if not isinstance(section, dict) or section.get('type') not in REGISTRIES[registry]:
             continue
         check = getattr(REGISTRIES[registry].get(section['type']), 'check_files', None)
         if check is None:
             continue
+        accepted = accepted_arguments(check)
         try:
-            check(**{k: v for k, v in section.items() if k not in ('type', 'better')})
+            check(**{k: v for k, v in section.items() if k != 'type' and (accepted is None or k in accepted)})
         except BasicSRError as err:
             yield key_path, str(err)
 
 
+def check_plugin_files(sections: Iterable[tuple[str, Any, str]]) -> None:
+    """Raise one :class:`OptionErrors` for the plug-in sections whose files are missing (see
+    :func:`plugin_file_problems`)."""
+    problems = list(plugin_file_problems(sections))
+    if problems:
+        raise OptionErrors([OptionError(f'{key_path}: {message}', key_path=key_path)
+                            for key_path, message in problems])

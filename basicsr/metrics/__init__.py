@@ -1,31 +1,23 @@
 """Image-quality metrics, found by name in METRIC_REGISTRY (``val.metrics.<name>.type``)."""
-import inspect
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from basicsr.archs.dists_arch import dists_weight_files
-from basicsr.archs.lpips_arch import lpips_weight_files
 from basicsr.metrics.dataset_metric import (FRAMEWORK_KEYS, DatasetMetric, build_dataset_metrics,
                                             gather_dataset_metrics, is_dataset_metric, split_metrics)
-from basicsr.metrics.fid import FrechetInceptionDistance, fid_weight_files
+from basicsr.metrics.fid import FrechetInceptionDistance
 from basicsr.metrics.metric_util import quantize_tensor
 from basicsr.metrics.ms_ssim import calculate_ms_ssim, calculate_ms_ssim_pt
-from basicsr.metrics.niqe import calculate_niqe, load_niqe_model
+from basicsr.metrics.niqe import calculate_niqe
 from basicsr.metrics.perceptual import calculate_dists, calculate_dists_pt, calculate_lpips, calculate_lpips_pt
 from basicsr.metrics.psnr_ssim import calculate_psnr, calculate_psnr_pt, calculate_ssim, calculate_ssim_pt
-from basicsr.utils.errors import BasicSRError, OptionError
+from basicsr.utils.errors import OptionError
 from basicsr.utils.img_util import tensor2img
-from basicsr.utils.registry import METRIC_REGISTRY
+from basicsr.utils.registry import METRIC_REGISTRY, import_modules
+
+import_modules(__file__, __name__, '')  # every metric module registers its metrics
 
 _FRAMEWORK_KEYS = FRAMEWORK_KEYS
-# Metric type -> a function of (some of) its options that finds the files it reads, raising a BasicSRError.
-_FILE_CHECKS: dict[str, Callable[..., Any]] = {
-    'calculate_niqe': load_niqe_model,
-    'calculate_lpips': lpips_weight_files,
-    'calculate_dists': dists_weight_files,
-    'calculate_fid': fid_weight_files,
-}
 
 
 def calculate_metric(data: dict[str, Any] | torch.Tensor, opt: dict[str, Any] | torch.Tensor,
@@ -66,28 +58,13 @@ def _refuse_dataset_metric(name: str) -> None:
                           'build_dataset_metrics and update it with every image (basicsr.metrics.dataset_metric).')
 
 
-def check_metric_files(metrics_opt: dict[str, dict[str, Any]]) -> None:
-    """Find the files metrics read (NIQE's pristine model; LPIPS, DISTS and FID weights; FID reference statistics)
-    now: a missing one stops the run before training rather than at its first validation. The error names
-    ``val.metrics.<name>``, the places searched and the option to set."""
-    for name, opt in metrics_opt.items():
-        check = _FILE_CHECKS.get(opt['type'].removesuffix('_pt'))
-        if check is None:
-            continue
-        accepted = inspect.signature(check).parameters
-        try:
-            check(**{key: value for key, value in opt.items() if key in accepted})
-        except BasicSRError as err:
-            raise OptionError(f'val.metrics.{name}: {err}', key_path=f'val.metrics.{name}') from err
-
-
 def mean_metrics(per_image: dict[str, dict[str, float]]) -> dict[str, float]:
     """The mean of each metric over images (``{image: {metric: value}}`` -> ``{metric: mean}``)."""
     names = next(iter(per_image.values()), {})
     return {name: sum(row[name] for row in per_image.values()) / len(per_image) for name in names}
 
 
-__all__ = ['mean_metrics', 'calculate_metric', 'calculate_tensor_metric', 'check_metric_files', 'quantize_tensor',
+__all__ = ['mean_metrics', 'calculate_metric', 'calculate_tensor_metric', 'quantize_tensor',
            'calculate_psnr', 'calculate_ssim', 'calculate_psnr_pt', 'calculate_ssim_pt', 'calculate_niqe',
            'calculate_ms_ssim', 'calculate_ms_ssim_pt', 'calculate_lpips', 'calculate_lpips_pt', 'calculate_dists',
            'calculate_dists_pt', 'FrechetInceptionDistance', 'DatasetMetric', 'is_dataset_metric', 'split_metrics',

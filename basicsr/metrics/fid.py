@@ -160,6 +160,8 @@ class FrechetInceptionDistance(DatasetMetric):
         inception_weights_path: the ``pt_inception-2015-12-05-6726825d.pth`` file, if not in the torch hub cache.
     """
 
+    check_files = staticmethod(fid_weight_files)  # found before a run starts
+
     def __init__(self, reference_stats: str | None = None, pretrained: bool = True,
                  inception_weights_path: str | None = None) -> None:
         self.reference = load_reference_stats(reference_stats) if reference_stats else None

@@ -279,3 +279,6 @@ def calculate_niqe(img: np.ndarray, crop_border: int, input_order: Literal['HW',
     """
     model = load_niqe_model(params_path)
     return niqe(prepare_image(img, crop_border, input_order, convert_to), model)
+
+
+calculate_niqe.check_files = load_niqe_model  # the pristine model, found before a run starts

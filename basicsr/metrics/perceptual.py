@@ -10,8 +10,8 @@ import functools
 import numpy as np
 import torch
 
-from basicsr.archs.dists_arch import DISTSNet
-from basicsr.archs.lpips_arch import LPIPSNet, TrunkName
+from basicsr.archs.dists_arch import DISTSNet, dists_weight_files
+from basicsr.archs.lpips_arch import LPIPSNet, TrunkName, lpips_weight_files
 from basicsr.metrics.metric_util import reorder_image
 from basicsr.metrics.psnr_ssim import _crop_pair_torch
 from basicsr.utils.img_util import img2tensor
@@ -97,3 +97,8 @@ def calculate_dists(img: np.ndarray, img2: np.ndarray, crop_border: int = 0, pre
     """
     return float(calculate_dists_pt(_numpy_to_tensor(img, input_order), _numpy_to_tensor(img2, input_order),
                                     crop_border, pretrained, backbone_path, alpha_beta_path)[0])
+
+
+# The weight files each metric reads, found before a run starts (the plug-ins' ``check_files`` protocol).
+calculate_lpips.check_files = calculate_lpips_pt.check_files = lpips_weight_files
+calculate_dists.check_files = calculate_dists_pt.check_files = dists_weight_files

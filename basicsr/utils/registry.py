@@ -158,10 +158,12 @@ def _type_hints(func: Callable) -> dict[str, Any]:
 
 
 def import_modules(package_file: str, package_name: str, suffix: str) -> None:
-    """Import every ``*{suffix}.py`` file next to ``package_file`` so their plug-ins register themselves."""
+    """Import every ``*{suffix}.py`` file next to ``package_file`` (not ``_private`` ones nor ``__init__``) so
+    their plug-ins register themselves."""
     folder = Path(package_file).parent
     for path in sorted(folder.glob(f'*{suffix}.py')):
-        importlib.import_module(f'{package_name}.{path.stem}')
+        if not path.stem.startswith('_'):
+            importlib.import_module(f'{package_name}.{path.stem}')
 
 
 DATASET_REGISTRY = Registry('dataset')
