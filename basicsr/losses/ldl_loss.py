@@ -11,8 +11,8 @@ A pixel loss restricted to the pixels an artifact map marks. The map is built as
 so a pixel counts only where the training generator is worse than its EMA, which is the stable reference of the
 paper. The map keeps its gradient, as in the authors' code, with one exception: an image whose residual variance
 is below 1e-12 gets the image-level weight (1e-12)^(1/5) and no gradient through it. ``var^(1/5)`` has an infinite
-slope at 0 (NaN gradients, e.g. on flat images the output matches up to a constant), and such an image's map is
-negligible anyway, its local variances being at most as small.
+slope at 0, which gives NaN gradients (when the output equals the target, or differs from it by a constant on a
+flat image); the map of such an image is negligible anyway, its local variances being tiny too.
 """
 from typing import ClassVar
 
