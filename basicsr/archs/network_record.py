@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from basicsr.archs import build_network
@@ -118,7 +119,7 @@ class _ForeignNetwork(nn.Module):
         self.model = model
         self.input_multiple = input_multiple
 
-    def forward(self, x):  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
 
