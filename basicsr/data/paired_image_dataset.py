@@ -98,6 +98,8 @@ class PairedImageDataset(ImageDatasetBase):
         mean / std: optional per-channel normalisation.
     """
 
+    path_keys = ('dataroot_gt', 'dataroot_lq', 'meta_info_file')  # files and folders (the resolver makes them absolute)
+
     def __init__(self, dataroot_gt: str, dataroot_lq: str | None = None, io_backend: dict[str, Any] | None = None,
                  meta_info_file: str | None = None, filename_tmpl: str = '{}', gt_size: int | None = None,
                  use_hflip: bool = False, use_rot: bool = False, color: Literal['y'] | None = None,

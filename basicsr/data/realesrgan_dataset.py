@@ -137,6 +137,8 @@ class RealESRGANDataset(ImageDatasetBase):
         use_hflip / use_rot: augmentation.
     """
 
+    path_keys = ('dataroot_gt', 'meta_info')  # files and folders (the resolver makes them absolute)
+
     def __init__(self, dataroot_gt: str, io_backend: dict[str, Any] | None = None, meta_info: str | None = None,
                  blur_kernel_size: int = 21, kernel_list: list[str] = KERNEL_LIST,
                  kernel_prob: list[float] = KERNEL_PROB, blur_sigma: list[float] = (0.2, 3),

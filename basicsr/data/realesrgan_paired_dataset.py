@@ -42,6 +42,8 @@ class RealESRGANPairedDataset(PairedImageDataset):
     folders matched by ``filename_tmpl``. Crops, flips and whole-image validation are PairedImageDataset's.
     """
 
+    path_keys = ('dataroot_gt', 'dataroot_lq', 'meta_info')  # files and folders (the resolver makes them absolute)
+
     def __init__(self, dataroot_gt: str, dataroot_lq: str, io_backend: dict[str, Any] | None = None,
                  meta_info: str | None = None, filename_tmpl: str = '{}', gt_size: int | None = None,
                  use_hflip: bool = False, use_rot: bool = False, color: Literal['y'] | None = None,

@@ -19,6 +19,8 @@ class SingleImageDataset(ImageDatasetBase):
     Args: see :class:`PairedImageDataset`; ``phase`` and ``scale`` are accepted for uniformity and unused.
     """
 
+    path_keys = ('dataroot_lq', 'meta_info_file')  # files and folders (the resolver makes them absolute)
+
     def __init__(self, dataroot_lq: str, io_backend: dict[str, Any] | None = None, meta_info_file: str | None = None,
                  color: Literal['y'] | None = None, mean: list[float] | None = None, std: list[float] | None = None,
                  phase: str = 'test', scale: int = 4) -> None:
