@@ -197,28 +197,32 @@ DEGRADATION_DATASET_CHECKS = {
 DATASET = Plugin('dataset', injected=('phase', 'scale'), optional=False, arg_checks=DEGRADATION_DATASET_CHECKS,
                  keys={
     'name': Key(str, REQUIRED, plain_name, doc='shown in logs; names the result folders'),
-    'batch_size_per_gpu': Key(int, 16, positive),
-    'num_worker_per_gpu': Key(int, 4, non_negative),
-    'use_shuffle': Key(bool, True),
+    'batch_size_per_gpu': Key(int, 16, positive, doc='batch of each process (the global batch is this x processes)'),
+    'num_worker_per_gpu': Key(int, 4, non_negative, doc='dataloader worker processes of each process; 0 loads inline'),
+    'use_shuffle': Key(bool, True, doc='shuffle the training set every epoch'),
     'dataset_enlarge_ratio': Key(int, 1, positive, doc='repeat the file list this many times per epoch'),
     'prefetch_mode': Key(Literal['cpu', 'cuda'] | None, None,
                          doc="'cuda' copies the next batch to the GPU during the step; ~: 'cuda' on GPUs"),
-    'pin_memory': Key(bool, True),
-    'persistent_workers': Key(bool, True),
-    'num_prefetch_queue': Key(int, 1, positive),
+    'pin_memory': Key(bool, True, doc='page-locked batches for faster copies to the GPU'),
+    'persistent_workers': Key(bool, True, doc='keep the loader workers alive between epochs'),
+    'num_prefetch_queue': Key(int, 1, positive, doc='batches the CPU prefetcher keeps ready'),
 })
 
 PATH = Section({
-    'pretrain_network_g': Key(str | None), 'param_key_g': Key(str, 'params'), 'strict_load_g': Key(bool, True),
-    'resume_state': Key(str | None),
+    'pretrain_network_g': Key(str | None, doc='weights to start network_g from'),
+    'param_key_g': Key(str, 'params', doc='entry of the weights file to load (params or params_ema)'),
+    'strict_load_g': Key(bool, True, doc='refuse missing, unexpected or differently shaped tensors'),
+    'resume_state': Key(str | None, doc='a training_states/<iter>.state to resume from (--auto_resume finds it)'),
     'root': Key(str | None, doc='base of relative paths; the folder of train.py by default'),
-    'experiments_root': Key(str | None), 'results_root': Key(str | None),
+    'experiments_root': Key(str | None, doc='folder of the run (default experiments/<name>)'),
+    'results_root': Key(str | None, doc='folder of test.py results (default results/<name>)'),
     # Filled in by the parser from the roots above; accepted so that a saved option file loads again.
-    'models': Key(str | None), 'training_states': Key(str | None), 'log': Key(str | None),
-    'visualization': Key(str | None),
+    'models': Key(str | None, doc='set by the parser'), 'training_states': Key(str | None, doc='set by the parser'),
+    'log': Key(str | None, doc='set by the parser'), 'visualization': Key(str | None, doc='set by the parser'),
 }, patterns={  # any network the recipe has: network_<label>
-    r'pretrain_network_\w+': Key(str | None), r'param_key_\w+': Key(str, 'params'),
-    r'strict_load_\w+': Key(bool, True),
+    r'pretrain_network_\w+': Key(str | None, doc='weights to start network_<label> from'),
+    r'param_key_\w+': Key(str, 'params', doc='entry of that file to load'),
+    r'strict_load_\w+': Key(bool, True, doc='refuse missing, unexpected or differently shaped tensors'),
 })
 
 OPTIMIZER = Plugin('optimizer', injected=('params',),
@@ -236,7 +240,7 @@ LOSS_TERM = Plugin('loss', arg_checks=LOSS.arg_checks, keys={  # an entry of tra
 
 TRAIN = Section({  # the trainer's keys; recipes add theirs (SRModel: optim_g, pixel_opt, ...)
     'scheduler': SCHEDULER,
-    'total_iter': Key(int, REQUIRED, positive),
+    'total_iter': Key(int, REQUIRED, positive, doc='iterations (optimiser steps) of the run'),
     'warmup_iter': Key(int, -1, doc='linear learning-rate warm-up over this many iterations; -1 for none'),
     'max_nonfinite_steps': Key(int, 5, positive, doc='stop after this many non-finite losses/gradients in a row'),
     'accum_iter': Key(int, 1, positive, doc='gradient accumulation: micro-batches per optimiser step (an iteration '
@@ -264,14 +268,14 @@ FREQUENCY_SEPARATION = Section({  # ESRGAN-FS / DSGAN: pixel loss on low, discri
 NETWORK = Plugin('arch', optional=False)
 
 METRIC = Plugin('metric', injected=('img', 'img2'), optional=False, arg_checks={'crop_border': non_negative}, keys={
-    'better': Key(Literal['higher', 'lower'], 'higher'),
+    'better': Key(Literal['higher', 'lower'], 'higher', doc='which way is better, for the best-value tracking'),
 })
 
 VAL = Section({
-    'val_freq': Key(int, 5000, positive),
-    'save_img': Key(bool, False),
+    'val_freq': Key(int, 5000, positive, doc='validate every this many iterations (and after the last one)'),
+    'save_img': Key(bool, False, doc='save the SR images of validation and test.py'),
     'suffix': Key(str | None, None, plain_name, doc='appended to saved image names'),
-    'pbar': Key(bool, True),
+    'pbar': Key(bool, True, doc='a progress bar over the validation images'),
     'bicubic_baseline': Key(bool, False, doc='also log the metrics of bicubic upsampling, once per dataset'),
     'tile': Key(int | None, None, positive, doc='run the network on tiles of this size (LQ pixels) to save memory'),
     'tile_pad': Key(int, 16, non_negative, doc='context pixels around each tile'),
@@ -283,21 +287,22 @@ VAL = Section({
 })
 
 LOGGER = Section({
-    'print_freq': Key(int, 100, positive),
-    'save_checkpoint_freq': Key(int, 5000, positive),
+    'print_freq': Key(int, 100, positive, doc='log the losses every this many iterations'),
+    'save_checkpoint_freq': Key(int, 5000, positive, doc='save networks and training state every this many iterations'),
     'keep_last_checkpoints': Key(int | None, None, positive, doc='prune older networks and states; ~ keeps all'),
-    'use_tb_logger': Key(bool, True),
+    'use_tb_logger': Key(bool, True, doc='write TensorBoard events to tb_logger/<name>'),
     'pbar': Key(bool, True, doc='a progress bar over the iterations (only when the output is a terminal)'),
     'save_on_interrupt': Key(bool, False, doc='on Ctrl-C, save a checkpoint of the current iteration first'),
-    'wandb': Section({'project': Key(str | None), 'resume_id': Key(str | None)}),
+    'wandb': Section({'project': Key(str | None, doc='send the run to this Weights & Biases project'),
+                      'resume_id': Key(str | None, doc='a W&B run id to continue')}),
 })
 
 ROOT = Section({
-    'name': Key(str, REQUIRED, plain_name),
-    'model_type': Key(str, REQUIRED, registry='model'),
-    'scale': Key(int, 4, positive),
+    'name': Key(str, REQUIRED, plain_name, doc='names experiments/<name>, tb_logger/<name>, results/<name>'),
+    'model_type': Key(str, REQUIRED, registry='model', doc='the training recipe'),
+    'scale': Key(int, 4, positive, doc='upscaling factor (given to the datasets)'),
     'num_gpu': Key(int | Literal['auto'], 'auto', non_negative, doc="0 runs on the CPU; 'auto' uses every GPU"),
-    'manual_seed': Key(int | None),
+    'manual_seed': Key(int | None, doc='seed of every random generator; random when absent'),
     'deterministic': Key(bool, False, doc='deterministic algorithms: a resumed run repeats an uninterrupted one'),
     'cudnn_benchmark': Key(bool, True, doc='let cuDNN pick the fastest convolution algorithms (GPU only; off '
                                            'in deterministic mode)'),
