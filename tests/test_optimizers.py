@@ -42,7 +42,9 @@ def _step(net: nn.Module, optimizer: torch.optim.Optimizer, requires: str | None
 
 
 def _build(name: str, net: nn.Module) -> torch.optim.Optimizer:
-    return OPTIMIZER_REGISTRY.build({'type': name, 'lr': 1e-2}, 'train.optim_g', params=list(net.parameters()))
+    fewer_evaluations = {'max_iter': 2} if OPTIMIZER_REGISTRY.info(name).get('requires') == 'closure' else {}
+    return OPTIMIZER_REGISTRY.build({'type': name, 'lr': 1e-2, **fewer_evaluations}, 'train.optim_g',
+                                    params=list(net.parameters()))
 
 
 def _round_trip(obj: dict) -> dict:
