@@ -35,7 +35,8 @@ def imports_of(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ''
             if node.level:
-                base = '.'.join(package.split('.')[:len(package.split('.')) - node.level + 1] + ([base] if base else []))
+                parent = package.split('.')[:len(package.split('.')) - node.level + 1]
+                base = '.'.join(parent + ([base] if base else []))
             names = [base] + [f'{base}.{alias.name}' for alias in node.names]
         else:
             continue

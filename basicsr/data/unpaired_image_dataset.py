@@ -45,7 +45,7 @@ class UnpairedImageDataset(ImageDatasetBase):
         color, mean, std: as :class:`~basicsr.data.paired_image_dataset.PairedImageDataset`.
     """
 
-    path_keys = ('dataroot_source', 'dataroot_target', 'meta_info_file')  # files and folders (the resolver makes them absolute)
+    path_keys = ('dataroot_source', 'dataroot_target', 'meta_info_file')  # the resolver makes them absolute
 
     def __init__(self, dataroot_source: str, dataroot_target: str, io_backend: dict[str, Any] | None = None,
                  meta_info_file: str | None = None, gt_size: int | None = None, use_hflip: bool = False,

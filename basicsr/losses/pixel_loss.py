@@ -74,7 +74,11 @@ class CharbonnierLoss(_PixelLoss):
 @LOSS_REGISTRY.register()
 class WeightedTVLoss(L1Loss):
     """Total variation: the L1 differences between vertical neighbours plus those between horizontal neighbours,
-    each pair weighted by ``weight`` (if given) at its first pixel. ``reduction`` is per direction."""
+    each pair weighted by ``weight`` (if given) at its first pixel. ``reduction`` is per direction.
+
+    Not a loss term of ``train.losses``: it takes the output and a weight map, not a target image."""
+
+    compares_with_target = False
 
     def __init__(self, loss_weight: float = 1.0, reduction: Literal['mean', 'sum'] = 'mean') -> None:
         if reduction not in ('mean', 'sum'):

@@ -259,7 +259,8 @@ class BaseModel:
             scaler.unscale_(optimizer)
         params = [p for group in optimizer.param_groups for p in group['params'] if p.grad is not None]
         grad_norm = self._clip_gradients(params)
-        norms = torch.stack([total.detach().float(), *[n.float() for n in torch._foreach_norm([p.grad for p in params])]])
+        grad_norms = torch._foreach_norm([p.grad for p in params])
+        norms = torch.stack([total.detach().float(), *[n.float() for n in grad_norms]])
         if self.opt['dist']:  # every rank must take the same decision; a NaN anywhere makes the sum NaN
             dist.all_reduce(norms)
         loss_finite, *grads_finite = norms.isfinite().tolist()

@@ -91,7 +91,8 @@ class LossTerms:
         return bool(self.terms)
 
     def __call__(self, output: torch.Tensor, targets: Mapping[str, torch.Tensor],
-                 extras: Mapping[str, Callable[[], torch.Tensor]], prefix: str = 'l_') -> 'OrderedDict[str, torch.Tensor]':
+                 extras: Mapping[str, Callable[[], torch.Tensor]],
+                 prefix: str = 'l_') -> 'OrderedDict[str, torch.Tensor]':
         """Every term's value(s), named ``<prefix><name>``."""
         losses = OrderedDict()
         for term in self.terms:

@@ -15,7 +15,8 @@ from basicsr.models.base_model import BaseModel
 from basicsr.models.inference import super_resolve
 from basicsr.models.loss_terms import LossTerms
 from basicsr.utils.dist_util import all_gather_objects, barrier, gather_to_master, get_dist_info
-from basicsr.utils.option_schema import LOSS, LOSS_TERM, NETWORK, OPTIMIZER, Key, ListOf, Plugin, model_schema, unit_interval
+from basicsr.utils.option_schema import (LOSS, LOSS_TERM, NETWORK, OPTIMIZER, Key, ListOf, Plugin, model_schema,
+                                         unit_interval)
 from basicsr.utils.img_util import imwrite, tensor2img
 from basicsr.utils.matlab_functions import imresize
 from basicsr.utils.registry import LOSS_REGISTRY, MODEL_REGISTRY
@@ -73,6 +74,8 @@ class SRModel(BaseModel):
             yield 'train.losses', 'no loss to train with: give train.losses (or pixel_opt / perceptual_opt).'
         for key_path, entry in entries:
             loss_cls = LOSS_REGISTRY.get(entry['type']) if entry['type'] in LOSS_REGISTRY else None
+            if not getattr(loss_cls, 'compares_with_target', True):
+                yield f'{key_path}.type', f"{entry['type']} does not compare the output with a target image."
             target = entry.get('target')
             if target is not None and target not in cls.loss_targets:
                 yield f'{key_path}.target', f"{target!r} is not an image {cls.__name__} offers " \

@@ -51,7 +51,8 @@ class SRGANModel(SRModel):
     @classmethod
     def check_options(cls, opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
         yield from super().check_options(opt)
-        if opt['is_train'] and not opt.get('network_d') and cls.init_training_settings.__module__.startswith('basicsr.'):
+        ours = cls.init_training_settings.__module__.startswith('basicsr.')
+        if opt['is_train'] and not opt.get('network_d') and ours:
             yield 'network_d', f'{cls.__name__} needs a discriminator for training but none is given.'
 
     def init_training_settings(self) -> None:
