@@ -61,7 +61,8 @@ def smallest_image_size(folder: str) -> tuple[int, int] | None:
         sizes = []
         for path in single_paths(folder):
             with open(path, 'rb') as file:
-                size = image_size(file.read(_HEADER_BYTES))
+                head = file.read(4096)
+                size = image_size(head) or image_size(head + file.read(_HEADER_BYTES))  # JPEG: EXIF first
             if size is None:
                 return None
             sizes.append(size[::-1])
