@@ -1,5 +1,7 @@
 """Reliability: crashes survived exactly, non-finite steps skipped, bad input named, untrusted files refused."""
+import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -79,6 +81,58 @@ def test_sigkill_after_and_during_checkpoint_then_auto_resume_is_exact(tmp_path,
     assert 'Resuming training from epoch 0, iteration 4.' in log or 'iteration 4.' in log
     assert not any(p.name.endswith('.tmp') for p in (exp / 'training_states').iterdir())
     assert_same_weights(straight / 'models' / 'net_g_8.pth', exp / 'models' / 'net_g_8.pth')
+
+
+KEEP, TOTAL = 3, 16
+
+
+def kill_test_options(root: Path) -> dict:
+    """16 deterministic iterations of a tiny network, a checkpoint every 2 (the last 3 kept), validation every 3."""
+    opt = tiny_train_options(root, deterministic=True, train__total_iter=TOTAL, logger__save_checkpoint_freq=2,
+                             logger__keep_last_checkpoints=KEEP, val__val_freq=3, val__save_img=False,
+                             logger__use_tb_logger=False)
+    opt['network_g'].update(num_feat=4)
+    return opt
+
+
+def test_twenty_random_sigkills_end_bit_identical_and_keep_every_complete_checkpoint(tmp_path):
+    """SIGKILL at 20 random moments (training, validation, half-way through or between checkpoint files) with an
+    unreadable state planted beside a real network file: each restart resumes from the newest valid checkpoint,
+    no complete checkpoint is lost beyond keep_last_checkpoints, and the end equals an uninterrupted run."""
+    options = write_yaml(tmp_path / 'crash.yml', kill_test_options(tmp_path / 'crash'))
+    straight = write_yaml(tmp_path / 'straight.yml', kill_test_options(tmp_path / 'straight'))
+    report_path = tmp_path / 'report.json'
+    done = subprocess.run([sys.executable, str(ROOT / 'tests' / 'crash_driver.py'), 'trials', str(options),
+                           str(straight), '20', '7', str(report_path)], env={**os.environ, 'PYTHONPATH': str(ROOT)},
+                          capture_output=True, text=True, timeout=230)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    trials = report['trials']
+    assert report['planted'] is not None and report['finish'] == 0 and report['straight'] == 0, report
+    killed = [t for t in trials if t['code'] == -signal.SIGKILL]
+    assert len(killed) >= 15, trials  # (a child may finish the run before its moment comes)
+    for kind in ('training', 'validation', 'saving'):
+        assert any(t['moment'].startswith(kind) for t in killed), (kind, trials)
+    for trial in trials:
+        assert trial['code'] in (0, -signal.SIGKILL), trial
+        for kept in trial['before']:  # still there, or pruned because KEEP newer complete ones exist
+            assert kept in trial['after'] or sum(i > kept for i in trial['after']) >= KEEP, trial
+    crashed, reference = tmp_path / 'crash' / 'experiments' / 'tiny', tmp_path / 'straight' / 'experiments' / 'tiny'
+    assert (crashed / 'training_states' / '1000.state').read_bytes().startswith(b'PK')  # planted, untouched
+    last_kept = [TOTAL - 4, TOTAL - 2, TOTAL]
+    assert _state_numbers(crashed) == [*last_kept, 1000] and _state_numbers(reference) == last_kept
+    assert_same_weights(reference / 'models' / f'net_g_{TOTAL}.pth', crashed / 'models' / f'net_g_{TOTAL}.pth')
+    final, expected = load_checkpoint(crashed / 'training_states' / f'{TOTAL}.state'), \
+        load_checkpoint(reference / 'training_states' / f'{TOTAL}.state')
+    for index, optimizer in enumerate(expected['optimizers']):
+        for param_id, entry in optimizer['state'].items():
+            for name, value in entry.items():
+                assert torch.equal(value, final['optimizers'][index]['state'][param_id][name]), (param_id, name)
+    assert final['rng'][0]['torch'].equal(expected['rng'][0]['torch'])
+
+
+def _state_numbers(experiment: Path) -> list[int]:
+    return sorted(int(p.stem) for p in (experiment / 'training_states').glob('*.state'))
 
 
 def test_keep_last_checkpoints_prunes_older_ones(tmp_path):

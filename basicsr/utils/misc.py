@@ -101,6 +101,23 @@ def set_random_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@contextlib.contextmanager
+def random_state_kept() -> Iterator[None]:
+    """Run a block without moving the global random generators (Python, numpy, torch CPU and CUDA).
+
+    For validation inside training: creating a DataLoader iterator draws from torch's generator, so a validation
+    right after a checkpoint would make a run resumed from that checkpoint draw different numbers (dropout,
+    drop-path) from the run that was not interrupted.
+    """
+    python, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng():
+            yield
+    finally:
+        random.setstate(python)
+        np.random.set_state(numpy_state)
+
+
 def use_deterministic_algorithms() -> None:
     """Make every kernel deterministic, so that a run (and a resumed run) repeats exactly.
 
