@@ -29,5 +29,8 @@ def input_multiple_of(net: nn.Module) -> int:
     hyperparameters the network records (spandrel's classes keep them in ``hyperparameters``); 1 otherwise."""
     if hasattr(net, 'input_multiple'):
         return int(net.input_multiple)
+    inner = getattr(net, 'module', None) or getattr(net, '_orig_mod', None)  # DDP, EMA and torch.compile wrappers
+    if isinstance(inner, nn.Module):
+        return input_multiple_of(inner)
     name = registered_name(net)
     return declared_input_multiple(name, getattr(net, 'hyperparameters', {})) if name else 1

@@ -4,7 +4,8 @@ padding for networks that need a particular input size.
 A network whose input height and width must be multiples of some n (window attention: SwinIR, HAT) says so with an
 attribute ``input_multiple = n``; :func:`super_resolve` then pads each input it gives the network (each tile, each
 flipped copy) at the bottom and right to that multiple and crops the output back, as BasicSR's ``SwinIRModel`` does
-in its ``test``. Networks without the attribute take any size.
+in its ``test``. A network without the attribute (spandrel's classes) has it from the registry's ``input_multiple``
+metadata; others take any size.
 """
 import contextlib
 from typing import Callable, Iterator
@@ -12,6 +13,8 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from basicsr.archs.arch_info import input_multiple_of
 
 AMP_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
 
@@ -73,8 +76,9 @@ def self_ensemble(forward: Callable[[torch.Tensor], torch.Tensor], lq: torch.Ten
 
 
 def input_multiple(net: nn.Module) -> int:
-    """The multiple that ``net``'s input height and width must have (its ``input_multiple``; 1 when it has none)."""
-    return int(getattr(net, 'input_multiple', 1))
+    """The multiple that ``net``'s input height and width must have: its ``input_multiple``, else the registry's
+    declaration for its class (spandrel's networks), else 1 (:func:`basicsr.archs.arch_info.input_multiple_of`)."""
+    return input_multiple_of(net)
 
 
 def padded_forward(net: Callable[[torch.Tensor], torch.Tensor], lq: torch.Tensor, multiple: int) -> torch.Tensor:
