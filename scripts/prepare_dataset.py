@@ -218,6 +218,11 @@ def option_file(base_path: Path, name: str, scale: int, datasets: dict) -> dict:
     opt.pop('prepare_demo_data', None)
     if 'val' not in datasets:
         opt.pop('val', None)
+    else:  # PSNR/SSIM leave out a border of `scale` pixels, as papers do
+        metrics = (opt.get('val') or {}).get('metrics') or {}
+        opt['val'] = {**opt['val'], 'metrics': {
+            key: {**metric, 'crop_border': scale} if 'crop_border' in metric else metric
+            for key, metric in metrics.items()}}
     return opt
 
 

@@ -51,6 +51,7 @@ def test_odd_sizes_give_aligned_pairs_and_an_option_file_that_trains(tmp_path, p
     opt = yaml.safe_load(options.read_text())
     assert opt['datasets']['train']['dataroot_gt'] == str(out / 'train' / 'HR_sub')
     assert opt['datasets']['train']['gt_size'] == crop
+    assert opt['scale'] == opt['network_g']['upscale'] == opt['val']['metrics']['psnr']['crop_border'] == 4
     exp, log = train(tmp_path / 'base_data', options, 'train:total_iter=2', 'logger:save_checkpoint_freq=2')
     assert (exp / 'models' / 'net_g_2.pth').is_file()
     assert 'Validation mine_val' in log
@@ -69,6 +70,16 @@ def test_lmdb_and_printed_option_lines(tmp_path, photos, capsys):
     sample = dataset[0]
     assert len(dataset) == len(ODD_SIZES)
     assert sample['gt'].shape[-1] == 4 * sample['lq'].shape[-1] == train_opt['gt_size'] == 36
+
+
+def test_the_option_file_follows_the_scale(tmp_path, photos):
+    options = tmp_path / 'x2.yml'
+    prepare_dataset.main(['--hr', str(photos), '--scale', '2', '--out', str(tmp_path / 'x2'), '--n-thread', '1',
+                          '--write-options', str(options)])  # the demo file (x4) as the base
+    opt = yaml.safe_load(options.read_text())
+    assert opt['scale'] == opt['network_g']['upscale'] == 2
+    assert {m['crop_border'] for m in opt['val']['metrics'].values()} == {2}
+    assert opt['datasets']['val']['dataroot_lq'].endswith('LR_bicubic/X2') and 'prepare_demo_data' not in opt
 
 
 def test_refuses_a_crop_size_larger_than_every_image(tmp_path, photos):
