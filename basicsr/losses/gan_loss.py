@@ -24,6 +24,8 @@ def relativistic_logits(real_pred: torch.Tensor, fake_pred: torch.Tensor) -> tup
 class GANLoss(nn.Module):
     """The adversarial loss of one discriminator output, for a real or a fake target.
 
+    Not a loss term of ``train.losses``: the recipes that own a discriminator compute it (``gan_opt``).
+
     ``gan_type``:
         vanilla: binary cross-entropy with logits against ``real_label_val`` / ``fake_label_val``.
         lsgan: mean squared error against the same labels.
@@ -32,6 +34,8 @@ class GANLoss(nn.Module):
         hinge: discriminator ``mean(relu(1 - x))`` for real, ``mean(relu(1 + x))`` for fake; generator ``-mean(x)``.
     ``loss_weight`` scales the generator's loss only (``is_disc=False``); the discriminator's is unweighted.
     """
+
+    compares_with_target = False
 
     def __init__(self, gan_type: GANType = 'vanilla', real_label_val: float = 1.0, fake_label_val: float = 0.0,
                  loss_weight: float = 1.0) -> None:

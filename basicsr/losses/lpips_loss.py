@@ -28,7 +28,7 @@ class _FeatureDistanceLoss(nn.Module):
         return self.loss_weight * self.network.distance(self.network.features(x), gt_features).mean(), None
 
 
-@LOSS_REGISTRY.register()
+@LOSS_REGISTRY.register(tiny_config={'pretrained': False})
 class LPIPSLoss(_FeatureDistanceLoss):
     """LPIPS v0.1 as a loss.
 
@@ -53,7 +53,7 @@ class LPIPSLoss(_FeatureDistanceLoss):
         lpips_weight_files(net, pretrained, backbone_path, heads_path)
 
 
-@LOSS_REGISTRY.register()
+@LOSS_REGISTRY.register(tiny_config={'pretrained': False})
 class DISTSLoss(_FeatureDistanceLoss):
     """DISTS as a loss.
 

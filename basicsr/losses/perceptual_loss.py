@@ -24,7 +24,8 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return flat.bmm(flat.transpose(1, 2)) / (c * h * w)
 
 
-@LOSS_REGISTRY.register()
+@LOSS_REGISTRY.register(tiny_config={'layer_weights': {'conv1_1': 1.0}, 'vgg_type': 'vgg11',
+                                      'pretrained': False, 'style_weight': 1.0})
 class PerceptualLoss(nn.Module):
     """``perceptual_weight * sum_k w_k crit(phi_k(x), phi_k(gt))`` over VGG layers ``k``, plus the same over Gram
     matrices times ``style_weight``. Returns ``(perceptual, style)``; a term whose weight is 0 is None.

@@ -149,7 +149,7 @@ def inception_features(images: torch.Tensor, pretrained: bool = True,
         return network(images.float()).cpu().numpy()
 
 
-@METRIC_REGISTRY.register(name='calculate_fid')
+@METRIC_REGISTRY.register(name='calculate_fid', perfect_score=0.0)
 class FrechetInceptionDistance(DatasetMetric):
     """FID of the SR outputs of a set against its GT images or against ``reference_stats``.
 

@@ -34,7 +34,7 @@ def _fits(size: tuple[int, ...], name: str) -> bool:
     return False
 
 
-@METRIC_REGISTRY.register()
+@METRIC_REGISTRY.register(perfect_score=1.0)
 def calculate_ms_ssim(img: np.ndarray, img2: np.ndarray, crop_border: int, input_order: str = 'HWC',
                       test_y_channel: bool = False) -> float:
     """MS-SSIM of two [0, 255] BGR images (the reference implementation, float64)."""
@@ -67,7 +67,7 @@ def _halve(x: np.ndarray) -> np.ndarray:
     return x[:2 * h, :2 * w].reshape(h, 2, w, 2).mean(axis=(1, 3))
 
 
-@METRIC_REGISTRY.register()
+@METRIC_REGISTRY.register(perfect_score=1.0)
 def calculate_ms_ssim_pt(img: torch.Tensor, img2: torch.Tensor, crop_border: int, test_y_channel: bool = False,
                          input_order: str = 'CHW') -> torch.Tensor:
     """MS-SSIM of NCHW RGB [0, 1] tensors, shape (N,) float64, on their device; the numpy function's values to

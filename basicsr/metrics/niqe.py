@@ -263,7 +263,7 @@ def prepare_image(img: np.ndarray, crop_border: int, input_order: str = 'HWC', c
     return img.round().astype(np.float64)  # MATLAB's colour conversions of uint8 images give integers
 
 
-@METRIC_REGISTRY.register()
+@METRIC_REGISTRY.register(perfect_score=None)
 def calculate_niqe(img: np.ndarray, crop_border: int, input_order: Literal['HW', 'HWC', 'CHW'] = 'HWC',
                    convert_to: Literal['y', 'gray'] = 'y', params_path: str | None = None,
                    img2: np.ndarray | None = None) -> float:

@@ -45,7 +45,7 @@ def _numpy_to_tensor(img: np.ndarray, input_order: str) -> torch.Tensor:
     return img2tensor(reorder_image(img, input_order).astype(np.float32) / 255.).unsqueeze(0)
 
 
-@METRIC_REGISTRY.register()
+@METRIC_REGISTRY.register(perfect_score=0.0)
 def calculate_lpips_pt(img: torch.Tensor, img2: torch.Tensor, crop_border: int = 0, net: TrunkName = 'alex',
                        pretrained: bool = True, backbone_path: str | None = None, heads_path: str | None = None,
                        input_order: str = 'CHW') -> torch.Tensor:
@@ -56,7 +56,7 @@ def calculate_lpips_pt(img: torch.Tensor, img2: torch.Tensor, crop_border: int =
         return network(img, img2).to(torch.float64)
 
 
-@METRIC_REGISTRY.register()
+@METRIC_REGISTRY.register(perfect_score=0.0)
 def calculate_lpips(img: np.ndarray, img2: np.ndarray, crop_border: int = 0, net: TrunkName = 'alex',
                     pretrained: bool = True, backbone_path: str | None = None, heads_path: str | None = None,
                     input_order: str = 'HWC') -> float:
@@ -72,7 +72,7 @@ def calculate_lpips(img: np.ndarray, img2: np.ndarray, crop_border: int = 0, net
                                     crop_border, net, pretrained, backbone_path, heads_path)[0])
 
 
-@METRIC_REGISTRY.register()
+@METRIC_REGISTRY.register(perfect_score=0.0)
 def calculate_dists_pt(img: torch.Tensor, img2: torch.Tensor, crop_border: int = 0, pretrained: bool = True,
                        backbone_path: str | None = None, alpha_beta_path: str | None = None,
                        input_order: str = 'CHW') -> torch.Tensor:
@@ -83,7 +83,7 @@ def calculate_dists_pt(img: torch.Tensor, img2: torch.Tensor, crop_border: int =
         return network(img, img2).to(torch.float64)
 
 
-@METRIC_REGISTRY.register()
+@METRIC_REGISTRY.register(perfect_score=0.0)
 def calculate_dists(img: np.ndarray, img2: np.ndarray, crop_border: int = 0, pretrained: bool = True,
                     backbone_path: str | None = None, alpha_beta_path: str | None = None,
                     input_order: str = 'HWC') -> float:

@@ -58,7 +58,7 @@ def _prepare_numpy(img: np.ndarray, img2: np.ndarray, crop_border: int, input_or
     return prepared[0], prepared[1]
 
 
-@METRIC_REGISTRY.register()
+@METRIC_REGISTRY.register(perfect_score=float('inf'))
 def calculate_psnr(img: np.ndarray, img2: np.ndarray, crop_border: int, input_order: str = 'HWC',
                    test_y_channel: bool = False) -> float:
     """PSNR (dB) of two [0, 255] BGR images; inf when they are identical."""
@@ -69,7 +69,7 @@ def calculate_psnr(img: np.ndarray, img2: np.ndarray, crop_border: int, input_or
     return float(10. * np.log10(255. * 255. / mse))
 
 
-@METRIC_REGISTRY.register()
+@METRIC_REGISTRY.register(perfect_score=1.0)
 def calculate_ssim(img: np.ndarray, img2: np.ndarray, crop_border: int, input_order: str = 'HWC',
                    test_y_channel: bool = False) -> float:
     """SSIM of two [0, 255] BGR images, the mean over channels of each channel's mean SSIM map."""
@@ -148,7 +148,7 @@ def _to_255_float64(img: torch.Tensor, test_y_channel: bool, out: torch.Tensor |
     return out.add_(BT601_Y_OFFSET) if offset else out
 
 
-@METRIC_REGISTRY.register()
+@METRIC_REGISTRY.register(perfect_score=float('inf'))
 def calculate_psnr_pt(img: torch.Tensor, img2: torch.Tensor, crop_border: int, test_y_channel: bool = False,
                       input_order: str = 'CHW') -> torch.Tensor:
     """PSNR (dB) of NCHW RGB [0, 1] tensors, shape (N,) float64; inf for identical images.
@@ -162,7 +162,7 @@ def calculate_psnr_pt(img: torch.Tensor, img2: torch.Tensor, crop_border: int, t
     return 10. * torch.log10(255. * 255. / mse)
 
 
-@METRIC_REGISTRY.register()
+@METRIC_REGISTRY.register(perfect_score=1.0)
 def calculate_ssim_pt(img: torch.Tensor, img2: torch.Tensor, crop_border: int, test_y_channel: bool = False,
                       input_order: str = 'CHW') -> torch.Tensor:
     """SSIM of NCHW RGB [0, 1] tensors, shape (N,) float64 (per-channel SSIM averaged over channels).
