@@ -7,6 +7,7 @@ reference statistics (:func:`npz_arrays`), checkpoints (:func:`check_pth_size`, 
 :func:`basicsr.utils.checkpoint.load_checkpoint`).
 """
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
@@ -19,6 +20,8 @@ from basicsr.utils.errors import CheckpointError, DataError
 # A .pth's records are stored uncompressed by torch.save; a deflated one that expands past both of these is a bomb.
 MAX_INFLATION = 64
 MAX_INFLATED_BYTES = 64 << 20
+# What a damaged or odd archive raises (RuntimeError: encrypted, or an unknown compression method)
+_UNREADABLE = (OSError, EOFError, ValueError, RuntimeError, zipfile.BadZipFile, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ def npz_records(path: str | Path, what: str) -> dict[str, ArrayRecord]:
         with zipfile.ZipFile(path) as archive:
             return {Path(info.filename).stem: _npy_record(archive, info) for info in archive.infolist()
                     if info.filename.endswith('.npy')}
-    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as err:
+    except _UNREADABLE as err:
         raise DataError(f'{path}: not a readable .npz file for {what} ({err}).') from None
 
 
@@ -80,7 +83,7 @@ def npz_arrays(path: str | Path, shapes: Mapping[str, tuple[int, ...] | Callable
     try:
         with np.load(path, allow_pickle=False) as data:
             return {name: np.array(data[name], dtype=np.float64) for name in shapes}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+    except _UNREADABLE as err:
         raise DataError(f'{path}: not a readable .npz file for {what} ({err}).') from None
 
 
@@ -106,7 +109,7 @@ def check_pth_size(path: str | Path, max_bytes: int | None = None) -> None:
     when a storage record is deflated to a small fraction of what it expands to (torch.save stores them as is)."""
     try:
         records = pth_storage_bytes(path)
-    except (OSError, zipfile.BadZipFile, ValueError) as err:
+    except _UNREADABLE as err:
         raise CheckpointError(f'{path}: not a readable PyTorch checkpoint ({err}).') from None
     for name, (size, stored) in records.items():
         if size > MAX_INFLATED_BYTES and size > MAX_INFLATION * max(stored, 1):
