@@ -139,6 +139,7 @@ def options_page() -> str:
         '',
         *rows,
         '',
+        *plugin_tables(),
         '## Editor completion and checking',
         '',
         '`schema/basicsr-options.schema.json` is a JSON Schema made from the same definitions. With VS Code\'s '
@@ -154,6 +155,26 @@ def options_page() -> str:
         'files that must exist).',
         '',
     ])
+
+
+PLUGIN_SECTIONS = (('dataset', 'Datasets (`datasets.<phase>`)'), ('loss', 'Losses (`train.*_opt`, `train.losses`)'),
+                   ('metric', 'Metrics (`val.metrics.<name>`)'), ('optimizer', 'Optimisers (`train.optim_*`)'),
+                   ('scheduler', 'Schedules (`train.scheduler`)'))
+
+
+def plugin_tables() -> list[str]:
+    """For each plug-in kind but networks (on their own page): every registered plug-in and its arguments."""
+    lines = []
+    for registry, title in PLUGIN_SECTIONS:
+        injected = {'dataset': ('phase', 'scale'), 'metric': ('img', 'img2'), 'optimizer': ('params',),
+                    'scheduler': ('optimizer',)}.get(registry, ())
+        lines += [f'## {title}', '', '| `type` | arguments (default) |', '| --- | --- |']
+        for name, target in sorted(REGISTRIES[registry]):
+            arguments = [f'`{arg}` ({default})' if default != 'required' else f'`{arg}`'
+                         for arg, _, default in _arguments(target) if arg not in injected]
+            lines.append(f"| `{name}` | {_cell(', '.join(arguments) or 'any (declared by the plug-in)')} |")
+        lines.append('')
+    return lines
 
 
 def _doc(spec: Any) -> str:
@@ -224,9 +245,22 @@ def networks_page() -> str:
         arguments = _arguments(cls)
         if arguments:
             lines += ['| argument | type | default |', '| --- | --- | --- |']
-            lines += [f'| `{arg}` | {_cell(kind)} | {_cell(default)} |' for arg, kind, default in arguments]
+            lines += [f'| `{arg}` | {_cell(kind)} | {_cell(default if default == "required" else f"`{default}`")} |'
+                      for arg, kind, default in arguments]
             lines.append('')
     return '\n'.join(lines)
+
+
+def _yaml_text(value: Any) -> str:
+    """A default as an option file writes it: ``~``, ``true``, ``[0.9, 0.99]``, ``'HWC'``."""
+    if value is None:
+        return '~'
+    if callable(value):  # e.g. a lambda default: its repr holds a memory address
+        return f'a function ({getattr(value, "__qualname__", "callable")})'
+    try:
+        return json.dumps(value) if not isinstance(value, str) else repr(value)
+    except TypeError:
+        return repr(value)
 
 
 def _info_text(value: Any) -> str:
@@ -244,7 +278,7 @@ def _arguments(cls: type) -> list[tuple[str, str, str]]:
     for arg in accepted:
         default = params[arg].default
         out.append((arg, describe(hints[arg]) if arg in hints else 'any',
-                    'required' if default is inspect.Parameter.empty else f'`{default!r}`'))
+                    'required' if default is inspect.Parameter.empty else _yaml_text(default)))
     return out
 
 
