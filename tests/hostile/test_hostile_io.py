@@ -73,10 +73,10 @@ def test_a_name_too_long_for_a_folder_is_an_option_error(tmp_path, name):
     assert not (tmp_path / 'experiments').exists()
 
 
-def test_disk_full_while_validation_saves_an_image_stops_the_run_in_one_line(tmp_path, monkeypatch, basicsr_log):
-    """Through the entry point: the error is one log line and exit status 1; no partial PNG is left, and the
-    checkpoint written before validation is intact."""
-    from basicsr.train import run_cli, train_pipeline
+def test_disk_full_while_validation_saves_an_image_stops_the_run_in_one_line(tmp_path, monkeypatch):
+    """Through the training pipeline: one error line (the entry point logs it and exits with status 1); no
+    partial PNG is left, and the checkpoint written before validation is intact."""
+    from basicsr.train import train_pipeline
     real_mkstemp, real_fdopen, png_fds = checkpoint.tempfile.mkstemp, os.fdopen, set()
 
     def mkstemp(*args, prefix='', **kwargs):
@@ -94,9 +94,10 @@ def test_disk_full_while_validation_saves_an_image_stops_the_run_in_one_line(tmp
     path = write_yaml(tmp_path / 'opt.yml', tiny_train_options(tmp_path))  # its images written before the fault
     monkeypatch.setattr(checkpoint.tempfile, 'mkstemp', mkstemp)
     monkeypatch.setattr(checkpoint.os, 'fdopen', fdopen)
-    assert run_cli(train_pipeline, ['-opt', str(path)], str(tmp_path)) == 1
-    errors = [line for line in basicsr_log.text.splitlines() if line.startswith('error:')]
-    assert len(errors) == 1 and 'No space left on device' in errors[0] and '.png' in errors[0]
+    with pytest.raises(BasicSRError) as info:
+        train_pipeline(root_path=str(tmp_path), argv=['-opt', str(path)])
+    message = str(info.value)
+    assert 'No space left on device' in message and '.png' in message and '\n' not in message
     experiment = tmp_path / 'experiments' / 'tiny'
     assert list((experiment / 'visualization').rglob('*.png')) == []
     assert not [p for p in experiment.rglob('*') if p.name.endswith('.tmp')]
