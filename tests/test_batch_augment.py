@@ -142,6 +142,8 @@ def test_shape_mismatch_is_named():
 @pytest.mark.parametrize('entries, problem', [
     ([{'type': 'cutblur', 'prob': 0.5}, {'type': 'mixup', 'alpha': 0.4}], None),
     ([{'type': 'cutmx'}], "[0].type must be one of mixup, cutmix, resizemix, cutblur (got 'cutmx')"),
+    ([{'prob': 0.5}], '[0].type must be one of mixup, cutmix, resizemix, cutblur (got None)'),
+    ([{'type': ['mixup']}], "[0].type must be one of mixup, cutmix, resizemix, cutblur (got ['mixup'])"),
     ([{'type': 'mixup'}, {'type': 'cutmix', 'alpah': 0.7}],
      "[1].alpah: unknown argument of CutMix. Did you mean 'alpha'?"),
     ([{'type': 'cutblur', 'prob': 1.5}], '[0].prob (cutblur) must be in [0, 1]'),

@@ -162,7 +162,7 @@ def check_batch_augment(entries: list[dict[str, Any]]) -> str | None:
     naming the entry; None when it is fine."""
     for index, entry in enumerate(entries):
         name = entry.get('type')
-        if name not in AUGMENTATIONS:
+        if not isinstance(name, str) or name not in AUGMENTATIONS:
             return f"[{index}].type must be one of {', '.join(AUGMENTATIONS)} (got {name!r})"
         cls = AUGMENTATIONS[name]
         try:
