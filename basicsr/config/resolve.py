@@ -131,9 +131,10 @@ def _resume_state(opt: dict[str, Any]) -> dict[str, Any] | None:
     """
     paths = opt['path']
     labels = [key[len('network_'):] for key in opt if key.startswith('network_') and opt[key]]
+    total_iter = opt['train']['total_iter']  # a state beyond it is not one of this run's
     state_path, state = paths['resume_state'], None
     if state_path is not None:
-        state = load_resumable_state(state_path, labels)
+        state = load_resumable_state(state_path, labels, total_iter=total_iter)
     elif opt['auto_resume']:
         if opt['rank'] == 0:
             for folder in (paths['training_states'], paths['models']):
@@ -141,13 +142,13 @@ def _resume_state(opt: dict[str, Any]) -> dict[str, Any] | None:
                     get_root_logger().warning(f'Removed {stale}, left by an interrupted checkpoint write.')
             for candidate in resumable_states(paths['training_states'], paths['models']):
                 try:
-                    state, state_path = load_resumable_state(candidate, labels), candidate
+                    state, state_path = load_resumable_state(candidate, labels, total_iter=total_iter), candidate
                     break
                 except CheckpointError as err:
                     get_root_logger().warning(f'Skipping a training state that cannot be resumed from: {err}')
         state_path = broadcast_object(state_path)  # every rank resumes from the state rank 0 picked
         if state is None and state_path is not None:
-            state = load_resumable_state(state_path, labels)
+            state = load_resumable_state(state_path, labels, total_iter=total_iter)
     if state is None:
         return None
     for label, path in network_files(state_path, state, labels).items():

@@ -184,7 +184,8 @@ def _trained(tmp_path: Path, **updates) -> tuple[Path, Path]:
 @pytest.mark.parametrize('plant, problem', [
     (_set('rng.0.torch', torch.zeros(3)), "'torch' is not a ByteTensor"),
     (_set('iter_in_epoch', 10 ** 9), "'iter_in_epoch' (1000000000) is larger than 'iter'"),
-], ids=['rng', 'iter_in_epoch'])
+    (_set('iter', 10 ** 12), "'iter' (1000000000000) is beyond train.total_iter (4)"),
+], ids=['rng', 'iter_in_epoch', 'iter'])
 def test_auto_resume_skips_a_planted_state_and_explicit_resume_names_it(tmp_path, plant, problem, basicsr_log):
     options, experiment = _trained(tmp_path)
     planted = experiment / 'training_states' / '4.state'
@@ -200,8 +201,8 @@ def test_auto_resume_skips_a_planted_state_and_explicit_resume_names_it(tmp_path
     plant(state)
     save_checkpoint(state, planted)
     assert train_main(['-opt', str(options), '--force_yml', f'path:resume_state={planted}']) == 1
-    errors = [m for m in basicsr_log.lines if m.startswith('error:')]
-    assert problem in errors[-1] and str(planted) in errors[-1] and '\n' not in errors[-1]
+    error = basicsr_log.lines[-1]  # the run's last word
+    assert problem in error and str(planted) in error and '\n' not in error
 
 
 def test_a_wrong_exp_avg_at_resume_is_one_line_not_a_segfault(tmp_path, basicsr_log):
@@ -213,7 +214,7 @@ def test_a_wrong_exp_avg_at_resume_is_one_line_not_a_segfault(tmp_path, basicsr_
     save_checkpoint(state, planted)
     assert train_main(['-opt', str(options), '--force_yml', f'path:resume_state={planted}',
                        'train:total_iter=6']) == 1
-    error = [m for m in basicsr_log.lines if m.startswith('error:')][-1]
+    error = basicsr_log.lines[-1]
     assert str(planted) in error and "'exp_avg' of parameter 0: shape (5,)" in error and '\n' not in error
 
 
@@ -250,7 +251,7 @@ def test_a_second_run_with_the_same_name_refuses_and_archives_nothing(tmp_path, 
     before = sorted(p.name for p in experiment.rglob('*'))
     pid = held_elsewhere(experiment)
     assert train_main(['-opt', str(options)]) == 1
-    error = [m for m in basicsr_log.lines if m.startswith('error:')][-1]
+    error = basicsr_log.lines[-1]
     assert f'PID {pid} on {socket.gethostname()}' in error and str(experiment) in error and '\n' not in error
     assert sorted(p.name for p in experiment.rglob('*')) == before
     assert [p.name for p in (tmp_path / 'experiments').iterdir() if 'archived' in p.name] == []
@@ -262,7 +263,7 @@ def test_a_second_resume_refuses_and_leaves_the_live_runs_files(tmp_path, held_e
     in_flight.write_bytes(b'half')
     pid = held_elsewhere(experiment)
     assert train_main(['-opt', str(options), '--auto_resume']) == 1
-    error = [m for m in basicsr_log.lines if m.startswith('error:')][-1]
+    error = basicsr_log.lines[-1]
     assert f'PID {pid}' in error and '\n' not in error
     assert in_flight.read_bytes() == b'half'
     with pytest.raises(RunLockError, match=f'PID {pid}'):
