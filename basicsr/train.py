@@ -24,6 +24,7 @@ from basicsr.utils.checkpoint import last_complete_checkpoint_hint
 from basicsr.utils.dist_util import close_dist, init_dist
 from basicsr.utils.errors import BasicSRError, CheckpointError, OptionError, TrainingInterrupted
 from basicsr.utils.logger import MessageLogger, get_env_info, get_root_logger, init_tb_logger, init_wandb_logger
+from basicsr.utils.threads import set_thread_defaults
 from basicsr.utils.misc import get_time_str, mkdir_and_rename, set_random_seed, use_deterministic_algorithms
 from basicsr.utils.run_lock import RunLock, acquire_run_lock
 
@@ -60,12 +61,12 @@ def init_run(argv: Sequence[str] | None, root_path: str | None,
     return opt, resume_state
 
 
-def create_train_val_dataloaders(opt: dict[str, Any], logger: logging.Logger) -> tuple:
-    """The training loader and sampler, and ``[(name, loader)]`` for validation."""
+def create_train_val_dataloaders(opt: dict[str, Any], datasets: dict[str, Any], logger: logging.Logger) -> tuple:
+    """The training loader and sampler, and ``[(name, loader)]`` for validation, over the built ``datasets``."""
     train_loader = sampler = None
     val_loaders = []
     for phase, dataset_opt in opt['datasets'].items():
-        dataset = build_dataset(dataset_opt)
+        dataset = datasets[phase]
         if phase.split('_')[0] == 'train':
             sampler = EnlargedSampler(len(dataset), opt['world_size'], opt['rank'],
                                       dataset_opt['dataset_enlarge_ratio'], dataset_opt['use_shuffle'],
@@ -75,12 +76,14 @@ def create_train_val_dataloaders(opt: dict[str, Any], logger: logging.Logger) ->
             iters_per_epoch = len(sampler) // (dataset_opt['batch_size_per_gpu'] * accum)
             if iters_per_epoch == 0:
                 raise OptionError(f"datasets.{phase}: {len(sampler)} samples per epoch are fewer than "
-                                  f"batch_size_per_gpu {dataset_opt['batch_size_per_gpu']} x train.accum_iter {accum}; "
-                                  'raise dataset_enlarge_ratio or lower the batch size.', key_path=f'datasets.{phase}')
+                                  f"batch_size_per_gpu {dataset_opt['batch_size_per_gpu']} x train.accum_iter "
+                                  f'{accum}; raise dataset_enlarge_ratio or lower the batch size.',
+                                  key_path=f'datasets.{phase}')
             total_iters = opt['train']['total_iter']
             logger.info(f"Training set {dataset_opt['name']}: {len(dataset)} images, enlarge ratio "
                         f"{dataset_opt['dataset_enlarge_ratio']}, batch {dataset_opt['batch_size_per_gpu']} x "
-                        f"{accum} micro-batch(es) x {opt['world_size']} process(es), {iters_per_epoch} iterations per epoch, "
+                        f"{accum} micro-batch(es) x {opt['world_size']} process(es), {iters_per_epoch} iterations "
+                        'per epoch, '
                         f'{total_iters} iterations (~{math.ceil(total_iters / iters_per_epoch)} epochs).')
         else:
             val_loaders.append((dataset_opt['name'], build_dataloader(dataset, dataset_opt)))
@@ -107,6 +110,8 @@ def train_pipeline(root_path: str | None = None, argv: Sequence[str] | None = No
     """Run a whole training as the option file describes (BasicSR's entry point for plug-in repositories:
     ``basicsr.train.train_pipeline(root_path)`` reads the command line)."""
     opt, resume_state = init_run(argv, root_path, is_train=True)
+    # the data is checked before any folder is made or an earlier run's folder archived
+    datasets = {phase: build_dataset(dataset_opt) for phase, dataset_opt in opt['datasets'].items()}
     lock = make_experiment_folders(opt, resuming=resume_state is not None)
     log_file = Path(opt['path']['log']) / f"train_{opt['name']}_{get_time_str()}.log"
     logger = get_root_logger(log_file=log_file)
@@ -123,7 +128,8 @@ def train_pipeline(root_path: str | None = None, argv: Sequence[str] | None = No
         if opt['logger']['use_tb_logger']:
             tb_logger = init_tb_logger(Path(opt['path']['root']) / 'tb_logger' / opt['name'])
 
-    train_loader, sampler, val_loaders = create_train_val_dataloaders(opt, logger)
+    train_loader, sampler, val_loaders = create_train_val_dataloaders(opt, datasets, logger)
+    set_thread_defaults(workers_per_rank=train_loader.num_workers, logger=logger)
     model = build_model(opt)
     position = TrainingPosition()
     if resume_state is not None:
@@ -307,7 +313,7 @@ def run_cli(pipeline: Callable[..., Any], argv: Sequence[str] | None, root_path:
         get_root_logger().warning('Interrupted.')
         return INTERRUPTED_EXIT_STATUS
     except BasicSRError as err:
-        get_root_logger().error(f'error: {err}')
+        get_root_logger().error(str(err))
         return 1
     finally:
         close_dist()

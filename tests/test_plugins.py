@@ -163,7 +163,7 @@ def test_srmodel_on_a_raw_basicsr_dict_as_basicsrs_own_test_uses_it(tmp_path):
     model.opt['path']['models'] = model.opt['path']['training_states'] = str(tmp_path)
     model.save(0, 1)
     saved = torch.load(tmp_path / 'net_g_1.pth', weights_only=True)
-    assert set(saved) == {'params', 'params_ema'} and (tmp_path / '1.state').is_file()
+    assert set(saved) == {'params', 'params_ema', 'basicsr_network'} and (tmp_path / '1.state').is_file()
 
     model.test()
     assert model.output.shape == (1, 3, 32, 32)

@@ -55,8 +55,9 @@ def run_crashing(options: Path, moment: str, *flags: str) -> subprocess.Complete
 
 def assert_same_weights(a: Path, b: Path) -> None:
     first, second = load_checkpoint(a), load_checkpoint(b)
-    assert set(first) == set(second) == {'params', 'params_ema'}
-    for key in first:
+    assert set(first) == set(second) == {'params', 'params_ema', 'basicsr_network'}
+    assert first['basicsr_network'] == second['basicsr_network']
+    for key in ('params', 'params_ema'):
         for name, tensor in first[key].items():
             assert torch.equal(tensor, second[key][name]), f'{key}.{name} differs'
 

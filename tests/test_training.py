@@ -33,7 +33,7 @@ def test_training_writes_checkpoints_logs_and_tensorboard(tmp_path):
     assert sorted(p.name for p in (exp / 'models').iterdir()) == ['net_g_3.pth', 'net_g_6.pth', 'net_g_latest.pth']
     assert sorted(p.name for p in (exp / 'training_states').iterdir()) == ['3.state', '6.state']
     checkpoint = load_checkpoint(exp / 'models' / 'net_g_6.pth')
-    assert set(checkpoint) == {'params', 'params_ema'}
+    assert set(checkpoint) == {'params', 'params_ema', 'basicsr_network'}  # weights and what network they are
     assert not torch.equal(checkpoint['params']['conv_first.weight'], checkpoint['params_ema']['conv_first.weight'])
     state = load_checkpoint(exp / 'training_states' / '6.state')
     assert state['iter'] == 6 and len(state['optimizers']) == 1

@@ -12,11 +12,12 @@ from basicsr.data.prefetcher import CPUPrefetcher, CUDAPrefetcher
 from basicsr.data.sampler import EnlargedSampler, ShardSampler
 from basicsr.utils.dist_util import get_dist_info
 from basicsr.utils.errors import BasicSRError
-from basicsr.utils.logger import get_root_logger  # noqa: F401  (BasicSR 1.4.2 exposes it here)
+from basicsr.utils.logger import get_root_logger  # (also: BasicSR 1.4.2 exposes it here)
 from basicsr.utils.misc import scandir  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.opt_dict import accept_opt_dict
 from basicsr.utils.option_schema import DATASET
 from basicsr.utils.registry import DATASET_REGISTRY, import_modules
+from basicsr.utils.threads import cap_dataloader_workers
 
 import_modules(__file__, __name__, '_dataset')
 
@@ -113,7 +114,8 @@ def build_dataloader(dataset: Dataset, dataset_opt: dict[str, Any], sampler: Enl
     phase = dataset_opt['phase']
     generator = torch.Generator().manual_seed(seed)
     if phase == 'train':
-        workers = dataset_opt['num_worker_per_gpu']
+        workers = cap_dataloader_workers(dataset_opt['num_worker_per_gpu'], logger=get_root_logger(),
+                                         where=f"datasets.{dataset_opt['phase']}.num_worker_per_gpu")
         return OneLineErrorDataLoader(
             dataset, batch_size=dataset_opt['batch_size_per_gpu'], sampler=sampler, drop_last=True,
             num_workers=workers, pin_memory=dataset_opt['pin_memory'] and torch.cuda.is_available(),

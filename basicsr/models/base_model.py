@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from basicsr.models.inference import autocast
 from basicsr.models.speed import build_fast_optimizer, check_amp, compile_network, make_grad_scaler, to_channels_last
 from basicsr.archs import build_network
+from basicsr.archs.network_record import build_from_checkpoint, record_entry
 from basicsr.models.checkpointing import (load_weights, restore_training_state, save_checkpoint, save_weights,
                                           write_training_state)
 from basicsr.utils.dist_util import get_dist_info, master_only, select_device
@@ -142,11 +143,23 @@ class BaseModel:
 
     def build_trained_network(self, label: str) -> nn.Module:
         """``network_<label>`` of the options, on the device (wrapped for DDP/compile), its size logged, and
-        loaded from ``path.pretrain_network_<label>`` when set (``strict_load_<label>``, ``param_key_<label>``)."""
+        loaded from ``path.pretrain_network_<label>`` when set (``strict_load_<label>``, ``param_key_<label>``).
+
+        Without ``network_<label>`` (testing a file saved by training here, or a file spandrel recognises) the
+        network is built from the file itself (:func:`basicsr.archs.network_record.build_from_checkpoint`)."""
+        paths = self.opt['path']
+        if not self.opt.get(f'network_{label}'):
+            net, scale = build_from_checkpoint(paths[f'pretrain_network_{label}'],
+                                               paths.get(f'param_key_{label}', 'params'))
+            if scale != self.opt['scale']:
+                raise OptionError(f"scale: {self.opt['scale']}, but {paths[f'pretrain_network_{label}']} is a x{scale} "
+                                  'network.', key_path='scale')
+            net = self.model_to_device(net, f'network_{label}')
+            self.print_network(net)
+            return net
         net = self.model_to_device(build_network(self.opt[f'network_{label}'], f'network_{label}'),
                                    f'network_{label}')
         self.print_network(net)
-        paths = self.opt['path']
         if paths.get(f'pretrain_network_{label}'):
             self.load_network(net, paths[f'pretrain_network_{label}'], paths.get(f'strict_load_{label}', True),
                               paths.get(f'param_key_{label}', 'params'))
@@ -161,8 +174,9 @@ class BaseModel:
         """Write ``<models>/<net_label>_<iter>.pth`` (BasicSR's API; see :func:`basicsr.models.checkpointing.
         save_weights`)."""
         nets = nets if isinstance(nets, list) else [nets]
+        record = record_entry(self.opt.get(f"network_{net_label.removeprefix('net_')}"), self.opt['scale'])
         save_weights([self.get_bare_model(n) for n in nets], net_label, current_iter, param_keys,
-                     self.opt['path']['models'])
+                     self.opt['path']['models'], record)
 
     def save(self, epoch: int, current_iter: int, **extra: Any) -> None:
         """Save every network and the training state (BasicSR's API; the trainer calls

@@ -15,7 +15,7 @@ from basicsr.models.base_model import BaseModel
 from basicsr.models.inference import super_resolve
 from basicsr.models.loss_terms import LossTerms
 from basicsr.utils.dist_util import all_gather_objects, barrier, gather_to_master, get_dist_info
-from basicsr.utils.option_schema import (LOSS, LOSS_TERM, NETWORK, OPTIMIZER, Key, ListOf, Plugin, model_schema,
+from basicsr.utils.option_schema import (LOSS, LOSS_TERM, OPTIMIZER, Key, ListOf, Plugin, model_schema,
                                          unit_interval)
 from basicsr.utils.img_util import imwrite, tensor2img
 from basicsr.utils.matlab_functions import imresize
@@ -28,7 +28,7 @@ class SRModel(BaseModel):
     (``pixel_opt``, ``perceptual_opt``, and the ``fft_opt``/``ldl_opt`` of BasicSR forks); see
     :mod:`basicsr.models.loss_terms`."""
 
-    root_options = {'network_g': NETWORK}
+    root_options = {'network_g': Plugin('arch')}  # testing may build it from path.pretrain_network_g
     train_options = {
         'ema_decay': Key(float, 0.0, unit_interval, doc='0 disables the EMA copy of the generator'),
         'optim_g': OPTIMIZER,
@@ -52,6 +52,9 @@ class SRModel(BaseModel):
     def check_options(cls, opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
         """The generator's scale and input channels against the data; what training needs."""
         net = opt.get('network_g') or {}
+        if not net and (opt['is_train'] or not opt['path']['pretrain_network_g']):
+            yield 'network_g', ('required (testing may leave it out when path.pretrain_network_g is a network file '
+                                'saved by basicsr training, or one spandrel recognises).')
         upscale = net.get('upscale')
         if isinstance(upscale, int) and upscale != opt['scale']:
             yield 'network_g.upscale', f"is {upscale} but the root scale (of the data) is {opt['scale']}."
