@@ -9,8 +9,10 @@ import sys
 
 import pytest
 import yaml
+from PIL import Image
 
-from conftest import ROOT
+from basicsr.utils.img_util import imread, imwrite
+from conftest import ROOT, make_pairs
 
 sys.path.insert(0, str(ROOT / 'scripts'))
 import gen_docs  # noqa: E402
@@ -77,3 +79,30 @@ def test_mkdocs_build_strict_passes(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / 'site' / 'reference' / 'options' / 'index.html').is_file()
     assert (tmp_path / 'site' / 'recipes' / 'esrgan' / 'index.html').is_file()
+
+
+def test_make_doc_figures_draws_small_pictures_from_a_run(tmp_path):
+    """A tiny stand-in run (options.yml, a log, validation outputs) gives the four PNGs, palette-reduced."""
+    hr_dir, lr_dir = make_pairs(tmp_path / 'val', count=2, size=(48, 48))
+    run = tmp_path / 'run'
+    run.mkdir()
+    (run / 'options.yml').write_text(yaml.safe_dump({'scale': 4, 'datasets': {'val': {
+        'dataroot_gt': str(hr_dir), 'dataroot_lq': str(lr_dir)}}}))
+    lines = [f'2026-12-07 18:02:13,253 INFO: [tiny..][epoch:  0, iter:      {i}, lr:(1.000e-03)] '
+             f'[eta: 0:00:01, time (data): 0.1 (0.0)] l_pix: {0.05 / i:.4e}' for i in (10, 20)]
+    lines[1:1] = ['2026-12-07 18:02:14,000 INFO: Validation val', '\t # psnr: 25.0000\tBest: 25.0000 @ 10 iter']
+    (run / 'train_tiny_20261207_180000.log').write_text('\n'.join(lines) + '\n')
+    for iteration in (10, 20):  # the newest output is the one drawn
+        imwrite(imread(str(hr_dir / 'img00.png')), run / 'visualization' / 'img00' / f'img00_{iteration}.png')
+    out = tmp_path / 'img'
+    done = subprocess.run([sys.executable, 'scripts/make_doc_figures.py', '--experiment', str(run), '--output',
+                           str(out), '--crop', '16', '--degrade-input', str(hr_dir), '--degrade-crop', '32',
+                           '--colours', '32'], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert 'img00_20.png' in done.stdout
+    names = ['demo_crops.png', 'demo_curves.png', 'degradation_realesrgan.png', 'degradation_bsrgan.png']
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
+    for name in names:
+        with Image.open(out / name) as image:
+            assert image.mode == 'P' and len(image.getcolors()) <= 32
+        assert (out / name).stat().st_size < 100_000
