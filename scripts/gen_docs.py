@@ -63,7 +63,7 @@ def merged_root() -> Section:
     """:data:`ROOT` with the keys of every registered recipe (the union of their ``model_schema``)."""
     root_keys, train_keys = {}, {}
     for _, cls in recipes():
-        section, _ = model_schema(cls)
+        section = model_schema(cls)
         root_keys.update({k: v for k, v in section.keys.items() if k != 'train'})
         train_keys.update(section.keys['train'].keys)
     return schema.ROOT.extended({**root_keys, 'train': schema.TRAIN.extended(train_keys)})
@@ -73,7 +73,7 @@ def declaring_recipes() -> dict[str, list[str]]:
     """Key path -> the recipes that declare it (keys of :data:`ROOT` itself are the framework's: absent)."""
     owners: dict[str, list[str]] = {}
     for name, cls in recipes():
-        section, _ = model_schema(cls)
+        section = model_schema(cls)
         for path, _spec in walk(section, ''):
             if not _in_framework(path):
                 owners.setdefault(path, []).append(name)
