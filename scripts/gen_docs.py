@@ -71,17 +71,13 @@ def merged_root() -> Section:
 
 def declaring_recipes() -> dict[str, list[str]]:
     """Key path -> the recipes that declare it (keys of :data:`ROOT` itself are the framework's: absent)."""
+    framework = {path for path, _ in walk(schema.ROOT, '')}
     owners: dict[str, list[str]] = {}
     for name, cls in recipes():
-        section = model_schema(cls)
-        for path, _spec in walk(section, ''):
-            if not _in_framework(path):
+        for path, _ in walk(model_schema(cls), ''):
+            if path not in framework:
                 owners.setdefault(path, []).append(name)
     return owners
-
-
-def _in_framework(path: str) -> bool:
-    return any(p == path for p, _ in walk(schema.ROOT, ''))
 
 
 def walk(spec: Any, path: str) -> Iterator[tuple[str, Any]]:
