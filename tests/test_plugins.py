@@ -40,7 +40,8 @@ class DeclaringPlugModel(SRModel):
 
 @pytest.fixture(scope='module')
 def plugin_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
-    """The plug-in repository copied to a folder with its datasets, trained with ``python train.py -opt ...``."""
+    """The plug-in repository copied to a folder with its datasets, trained with ``python train.py -opt ...
+    --lenient`` (its option file carries a key of its own model, ``window_size``, which basicsr does not know)."""
     root = tmp_path_factory.mktemp('plugin') / 'project'
     shutil.copytree(HERE / 'plugin_project', root)
     hr, lr = make_pairs(root / 'datasets' / 'plug', count=4, size=(48, 60))
@@ -50,8 +51,8 @@ def plugin_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     val_hr.rename(root / 'datasets' / 'plug' / 'val_hr')
     val_lr.rename(root / 'datasets' / 'plug' / 'val_lr')
     env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(ROOT), str(root)])}
-    done = subprocess.run([sys.executable, 'train.py', '-opt', 'options/train_plug.yml'], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, 'train.py', '-opt', 'options/train_plug.yml', '--lenient'], cwd=root,
+                          env=env, capture_output=True, text=True, timeout=300)
     return done, root
 
 
@@ -72,9 +73,9 @@ def test_a_basicsr_plugin_repository_trains_and_validates(plugin_run):
 
 def test_undeclared_plugin_keys_are_listed_in_one_warning(plugin_run):
     done, _ = plugin_run
-    warnings = [line for line in done.stderr.splitlines() if 'declares no option keys' in line]
+    warnings = [line for line in done.stderr.splitlines() if 'unknown keys accepted (--lenient)' in line]
     assert len(warnings) == 1
-    assert 'PlugModel' in warnings[0] and 'window_size' in warnings[0]
+    assert 'window_size' in warnings[0]
 
 
 def test_a_plugin_declaring_its_keys_gets_a_typo_error_with_file_and_line(tmp_path):

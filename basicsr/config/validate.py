@@ -1,9 +1,10 @@
 """Validating options: the framework's keys (:data:`basicsr.utils.option_schema.ROOT`), the keys the recipe
 declares, and every plug-in's arguments against its signature. All problems are collected and raised together.
 
-Unknown keys are errors for the project's own recipes, and each error says how to run anyway: with ``--lenient``
-(or ``strict_options: false`` in the file) they are dropped, as BasicSR drops keys no code reads, and listed in one
-warning saying what will therefore not be used.
+Unknown keys are errors, and the error says how to run anyway: with ``--lenient`` (or ``strict_options: false`` in
+the file) they are accepted as BasicSR accepts them, listed in one warning saying what basicsr will therefore not
+use. Unknown keys of a section stay in the options unvalidated (a plug-in recipe may read its own); unknown
+arguments of a plug-in (network, dataset, loss, ...) are left out, since the plug-in would refuse them.
 """
 import inspect
 from typing import Any
@@ -30,30 +31,25 @@ LENIENT_HINT = ('To run anyway with the unknown keys ignored (as BasicSR ignores
 def validate_options(raw: dict, lines: KeyLines, is_train: bool, lenient: bool = False) -> dict:
     """``raw`` checked against the schema of its model, with defaults filled in and ``is_train`` set.
 
-    Every problem is raised at once as one :class:`OptionErrors`. Keys passed unvalidated to a third-party model
-    that declares none, and unknown keys dropped under ``lenient``, are each listed in one warning.
+    Every problem is raised at once as one :class:`OptionErrors`; under ``lenient`` the unknown keys are listed in
+    one warning instead.
     """
     if is_train and 'train' not in raw:
         raise OptionError(f'{lines.where(())}: train: required for training but missing.', key_path='train')
     model_cls = None
     if isinstance(raw.get('model_type'), str) and raw['model_type'] in REGISTRIES['model']:
         model_cls = REGISTRIES['model'].get(raw['model_type'])
-    schema, strict = model_schema(model_cls)
     lenient = lenient or raw.get('strict_options') is False
-    validator = _Validator(lines, strict, lenient)
-    opt = validator.validate(raw, schema, ())
+    validator = _Validator(lines, lenient)
+    opt = validator.validate(raw, model_schema(model_cls), ())
     if not validator.errors:
         opt['is_train'] = is_train
         validator.errors += _cross_key_problems(opt, lines, model_cls)
     if validator.errors:
         raise OptionErrors(validator.errors, LENIENT_HINT if validator.unknown_keys else '')
-    where = lines.where(())
-    if validator.passed:
-        get_root_logger().warning(f"{where}: {raw['model_type']} declares no option keys; passed to it "
-                                  'unvalidated: ' + ', '.join(validator.passed) + '.')
-    if validator.dropped:
-        get_root_logger().warning(f'{where}: unknown keys ignored (--lenient), so these are not used: '
-                                  + '; '.join(validator.dropped) + '.')
+    if validator.unknown:
+        get_root_logger().warning(f'{lines.where(())}: unknown keys accepted (--lenient); basicsr does not use '
+                                  + '; '.join(validator.unknown) + '.')
     return opt
 
 
@@ -90,26 +86,26 @@ def _num_gpu_problems(num_gpu: int | str, lines: KeyLines) -> list[tuple[str, st
                         "or 'auto'.")]
 
 
-def _what_is_lost(path: tuple) -> str:
-    """How an ignored key reads in the lenient warning: a loss, a network, or a plain key."""
+def _what_is_lost(path: tuple, kept: bool) -> str:
+    """How an unknown key reads in the lenient warning: what basicsr will not do with it."""
     key = str(path[-1])
     if path[0] == 'train' and len(path) == 2 and key.endswith('_opt'):
-        return f'{dotted(path)} (the loss {key[:-4]!r} is not trained)'
-    if len(path) == 1 and key.startswith('network_'):
-        return f'{dotted(path)} (that network is not built)'
-    return dotted(path)
+        what = f'{dotted(path)} (the loss {key[:-4]!r} is not trained unless the recipe computes it)'
+    elif len(path) == 1 and key.startswith('network_'):
+        what = f'{dotted(path)} (that network is not built unless the recipe builds it)'
+    else:
+        what = dotted(path)
+    return what + ('' if kept else ' (left out: the plug-in does not take it)')
 
 
 class _Validator:
     """Walks options and schema together, filling defaults and collecting every error (with file and line)."""
 
-    def __init__(self, lines: KeyLines, strict: bool, lenient: bool) -> None:
+    def __init__(self, lines: KeyLines, lenient: bool) -> None:
         self.lines = lines
-        self.strict = strict
         self.lenient = lenient
         self.errors: list[OptionError] = []
-        self.passed: list[str] = []  # key paths given to a model that declares none, unvalidated
-        self.dropped: list[str] = []  # unknown keys ignored under --lenient
+        self.unknown: list[str] = []  # unknown keys accepted under --lenient, as the warning names them
         self.unknown_keys = False
 
     def fail(self, path: tuple, message: str) -> None:
@@ -121,13 +117,15 @@ class _Validator:
         key = tuple(err.key_path.split('.')) if err.key_path else path
         self.errors.append(OptionError(f'{self.lines.where(key)}: {err}', key_path=err.key_path))
 
-    def unknown(self, path: tuple, known: list[str], what: str = 'unknown key') -> None:
-        """An unknown key: dropped with --lenient, an error (with the closest known key) otherwise."""
+    def unknown_key(self, path: tuple, known: list[str], kept: bool, what: str = 'unknown key') -> bool:
+        """An unknown key: accepted with --lenient (returns True), an error naming the closest known key
+        otherwise."""
         if self.lenient:
-            self.dropped.append(_what_is_lost(path))
-            return
+            self.unknown.append(_what_is_lost(path, kept))
+            return True
         self.unknown_keys = True
         self.record(unknown_key_error(path[-1], known, dotted(path), what), path)
+        return False
 
     def validate(self, value: Any, spec: Any, path: tuple) -> Any:
         if value is None and getattr(spec, 'optional', False):  # an optional section given as ~: absent
@@ -170,11 +168,8 @@ class _Validator:
             item_spec = spec.spec_of(key)
             if item_spec is not None:
                 out[key] = self.validate(item, item_spec, path + (key,))
-            elif self.strict:
-                self.unknown(path + (key,), list(spec.keys))
-            else:
+            elif self.unknown_key(path + (key,), list(spec.keys), kept=True):
                 out[key] = item
-                self.passed.append(dotted(path + (key,)))
         for key, item_spec in spec.keys.items():
             if key in value:
                 continue
@@ -225,7 +220,7 @@ class _Validator:
                 continue
             if accepted is not None and key not in accepted:
                 what = f"unknown argument of {getattr(target, '__name__', value['type'])}"
-                self.unknown(path + (key,), [*spec.keys, *accepted], what)
+                self.unknown_key(path + (key,), [*spec.keys, *accepted], False, what)
             else:
                 arguments[key] = item
         errors_before = len(self.errors)

@@ -44,7 +44,7 @@ class SRModel(BaseModel):
     @classmethod
     def content_loss_keys(cls) -> list[str]:
         """The recipe's loss slots (``<x>_opt`` keys declared as losses) that are content loss terms."""
-        train = model_schema(cls)[0].keys['train'].keys
+        train = model_schema(cls).keys['train'].keys
         return [key for key, spec in train.items()
                 if isinstance(spec, Plugin) and spec.registry == 'loss' and key not in cls.own_loss_keys]
 

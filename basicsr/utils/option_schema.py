@@ -322,23 +322,15 @@ ROOT = Section({
 })
 
 
-def model_schema(model_cls: type | None) -> tuple[Section, bool]:
+def model_schema(model_cls: type | None) -> Section:
     """The root schema for ``model_cls``: :data:`ROOT` plus the keys the model declares (``root_options``,
-    ``train_options``, merged along its class hierarchy), and whether undeclared keys are errors.
-
-    The project's own models and third-party models that declare keys are strict. A third-party model that
-    declares nothing (a BasicSR plug-in) is lenient: keys nobody declares are passed to it unvalidated.
-    """
-    root_keys, train_keys, declared = {}, {}, False
+    ``train_options``, merged along its class hierarchy)."""
+    root_keys, train_keys = {}, {}
     for cls in reversed(getattr(model_cls, '__mro__', ())):
         own = vars(cls)
         root_keys.update(own.get('root_options', {}))
         train_keys.update(own.get('train_options', {}))
-        third_party = not cls.__module__.startswith('basicsr.') and cls.__module__ != 'builtins'
-        declared |= third_party and ('root_options' in own or 'train_options' in own)
-    strict = model_cls is None or model_cls.__module__.startswith('basicsr.') or declared
-    schema = ROOT.extended({**root_keys, 'train': TRAIN.extended(train_keys)})
-    return schema, strict
+    return ROOT.extended({**root_keys, 'train': TRAIN.extended(train_keys)})
 
 
 # What a single process without a launcher runs with (the resolver writes these for parsed options).
@@ -350,7 +342,7 @@ def with_defaults(opt: dict, model_cls: type) -> dict:
     key and the run-time keys of a single process (options a program builds by hand, as BasicSR's tests and
     plug-ins do). Nothing is checked, and the caller's dict is never changed."""
     filled = copy.deepcopy(opt)
-    _fill(filled, model_schema(model_cls)[0])
+    _fill(filled, model_schema(model_cls))
     for key, default in SINGLE_PROCESS.items():
         filled.setdefault(key, default)
     if filled['num_gpu'] == 'auto':
