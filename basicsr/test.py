@@ -14,6 +14,7 @@ from basicsr.models import build_model
 from basicsr.train import init_run, run_cli
 from basicsr.utils.logger import get_env_info, get_root_logger
 from basicsr.utils.misc import get_time_str, mkdir_and_rename
+from basicsr.utils.run_lock import acquire_run_lock
 from basicsr.config import dict2str
 
 MEAN_ROW = 'mean'
@@ -58,9 +59,20 @@ def write_metrics_csv(path: Path, results: dict[str, dict[str, dict[str, float]]
 
 def test_pipeline(root_path: str | None = None, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Evaluate the model on every dataset; returns ``{dataset: {image: {metric: value}}}`` (BasicSR's entry point
-    for plug-in repositories: ``basicsr.test.test_pipeline(root_path)`` reads the command line)."""
+    for plug-in repositories: ``basicsr.test.test_pipeline(root_path)`` reads the command line). The results folder
+    is held for the run (:mod:`basicsr.utils.run_lock`): a second test of the same name is refused, not archived."""
     opt, _ = init_run(argv, root_path, is_train=False)
     results_root = Path(opt['path']['results_root'])
+    lock = acquire_run_lock(results_root, 'test') if opt['rank'] == 0 else None
+    try:
+        return _evaluate(opt, results_root)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _evaluate(opt: dict[str, Any], results_root: Path) -> dict[str, Any]:
+    """Move an earlier results folder aside, run the model on every dataset, write the metrics."""
     if opt['rank'] == 0:
         mkdir_and_rename(results_root)
     logger = get_root_logger(log_file=results_root / f"test_{opt['name']}_{get_time_str()}.log")

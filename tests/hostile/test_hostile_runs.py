@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 import torch
 
+from basicsr.archs.srresnet_arch import MSRResNet
+from basicsr.test import test_pipeline as evaluate
 from basicsr.train import main as train_main
 from basicsr.utils import download_util
 from basicsr.utils.checkpoint import (check_network_state, check_training_state, load_resumable_state,
@@ -28,7 +30,7 @@ from basicsr.utils.download_util import download, load_file_from_url
 from basicsr.utils.errors import CheckpointError, DownloadError, RunLockError
 from basicsr.utils.misc import folder_written_atomically, mkdir_and_rename
 from basicsr.utils.run_lock import acquire_run_lock, lock_owner, lock_path
-from conftest import tiny_train_options, write_yaml
+from conftest import make_pairs, tiny_train_options, write_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -268,6 +270,43 @@ def test_a_second_resume_refuses_and_leaves_the_live_runs_files(tmp_path, held_e
     assert in_flight.read_bytes() == b'half'
     with pytest.raises(RunLockError, match=f'PID {pid}'):
         remove_stale_temporaries(experiment / 'training_states')
+
+
+def _test_options(tmp_path: Path) -> Path:
+    """A test.py option file (name 'eval') for a tiny MSRResNet on one 16x16 pair."""
+    hr, lr = make_pairs(tmp_path / 'set', count=1, size=(16, 16))
+    weights = tmp_path / 'net.pth'
+    network = {'type': 'MSRResNet', 'num_feat': 4, 'num_block': 1, 'upscale': 4}
+    save_checkpoint({'params': MSRResNet(**{k: v for k, v in network.items() if k != 'type'}).state_dict()}, weights)
+    opt = {'name': 'eval', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0, 'path': {'root': str(tmp_path),
+                                                                                     'pretrain_network_g': str(weights)},
+           'datasets': {'test_1': {'name': 'set', 'type': 'PairedImageDataset', 'dataroot_gt': str(hr),
+                                   'dataroot_lq': str(lr), 'io_backend': {'type': 'disk'}}},
+           'network_g': network, 'val': {'save_img': False}}
+    return write_yaml(tmp_path / 'test.yml', opt)
+
+
+def test_a_second_test_run_refuses_and_archives_nothing(tmp_path, held_elsewhere):
+    options = _test_options(tmp_path)
+    results = tmp_path / 'results' / 'eval'
+    results.mkdir(parents=True)
+    (results / 'earlier.txt').write_text('a running test writes here')
+    pid = held_elsewhere(results)
+    with pytest.raises(RunLockError, match=f'PID {pid}'):
+        evaluate(argv=['-opt', str(options)])
+    assert [p.name for p in results.parent.iterdir() if not p.name.startswith('.')] == ['eval']
+    assert [p.name for p in results.iterdir()] == ['earlier.txt']
+
+
+def test_a_test_run_holds_its_results_folder_while_it_runs(tmp_path, monkeypatch):
+    from basicsr import test as test_entry
+    options = _test_options(tmp_path)
+    seen = []
+    real_build = test_entry.build_model
+    monkeypatch.setattr(test_entry, 'build_model', lambda opt: seen.append(
+        json.loads(lock_path(tmp_path / 'results' / 'eval').read_text())['pid']) or real_build(opt))
+    evaluate(argv=['-opt', str(options)])
+    assert seen == [os.getpid()] and not lock_path(tmp_path / 'results' / 'eval').exists()
 
 
 def test_archiving_never_moves_a_locked_folder(tmp_path, held_elsewhere):
