@@ -209,7 +209,7 @@ def _allowed_text(spec: Any) -> str:
         return ''
     parts = []
     if spec.check is not None:
-        parts.append(CHECKS.get(spec.check, (spec.check.__name__.replace('_', ' '), {}))[0])
+        parts.append(CHECKS.get(spec.check, ('checked when the file is read', {}))[0])
     if spec.registry:
         parts.append(f'a registered {spec.registry}')
     return _cell('; '.join(parts))
