@@ -17,6 +17,7 @@ from basicsr.data import build_dataloader, build_dataset, build_prefetcher
 from basicsr.data.demo_data import prepare_demo_data
 from basicsr.data.sampler import EnlargedSampler
 from basicsr.models import build_model
+from basicsr.optimizers import eval_weights
 from basicsr.config import RunContext, dict2str, read_options, resolve_options, save_options
 from basicsr.config.preflight import check_inputs
 from basicsr.config.sanity import sanity_warnings
@@ -25,7 +26,8 @@ from basicsr.utils.dist_util import close_dist, init_dist
 from basicsr.utils.errors import BasicSRError, CheckpointError, OptionError, TrainingInterrupted
 from basicsr.utils.logger import MessageLogger, get_env_info, get_root_logger, init_tb_logger, init_wandb_logger
 from basicsr.utils.threads import set_thread_defaults
-from basicsr.utils.misc import get_time_str, mkdir_and_rename, set_random_seed, use_deterministic_algorithms
+from basicsr.utils.misc import (get_time_str, mkdir_and_rename, random_state_kept, set_random_seed,
+                                use_deterministic_algorithms)
 from basicsr.utils.run_lock import RunLock, acquire_run_lock
 
 INTERRUPTED_EXIT_STATUS = 128 + signal.SIGINT  # what a shell reports for a process stopped by Ctrl-C
@@ -224,7 +226,8 @@ def _train_loop(opt: dict[str, Any], model: Any, train_loader: Any, sampler: Enl
                     _save(model, position, logger)
                 if val_loaders and (current_iter % val_opt['val_freq'] == 0 or current_iter == total_iters):
                     for _, loader in val_loaders:
-                        model.validation(loader, current_iter, tb_logger, val_opt['save_img'])
+                        with eval_weights(model.optimizers), random_state_kept():
+                            model.validation(loader, current_iter, tb_logger, val_opt['save_img'])
                 if stop.requested:
                     _stop(opt, model, position, logger)
                 tick = time.perf_counter()
@@ -232,7 +235,8 @@ def _train_loop(opt: dict[str, Any], model: Any, train_loader: Any, sampler: Enl
             if batches is None:
                 position.epoch += 1
                 position.iter_in_epoch = 0
-    model.save(position.epoch, -1)  # net_*_latest.pth, as BasicSR
+    with eval_weights(model.optimizers):
+        model.save(position.epoch, -1)  # net_*_latest.pth, as BasicSR
     logger.info(f'End of training: {position.iter} iterations.')
 
 
@@ -252,7 +256,8 @@ def _save(model: Any, position: TrainingPosition, logger: logging.Logger) -> Non
     """Save a checkpoint; a failed write (e.g. a full disk) is one CheckpointError naming the last complete one."""
     logger.info(f'Saving models and training state of iteration {position.iter}.')
     try:
-        model.save(position.epoch, position.iter, iter_in_epoch=position.iter_in_epoch)
+        with eval_weights(model.optimizers):  # schedule-free optimisers: their evaluation weights are saved
+            model.save(position.epoch, position.iter, iter_in_epoch=position.iter_in_epoch)
     except CheckpointError as err:
         paths = model.opt['path']
         hint = last_complete_checkpoint_hint(paths['training_states'], paths['models'])

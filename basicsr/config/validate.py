@@ -16,6 +16,7 @@ import basicsr.data  # noqa: F401
 import basicsr.losses  # noqa: F401
 import basicsr.metrics  # noqa: F401
 import basicsr.models  # noqa: F401
+import basicsr.optimizers  # noqa: F401
 from basicsr.config.load import KeyLines, dotted
 from basicsr.utils.errors import OptionError, OptionErrors
 from basicsr.utils.logger import get_root_logger

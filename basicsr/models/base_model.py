@@ -14,6 +14,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from basicsr.models.inference import autocast
+from basicsr.models.lr_scheduler import SCHEDULER_WITH_WARMUP, build_schedule
+from basicsr.optimizers import eval_weights, uses_eval_weights
 from basicsr.models.speed import build_fast_optimizer, check_amp, compile_network, make_grad_scaler, to_channels_last
 from basicsr.archs import build_network
 from basicsr.archs.network_record import build_from_checkpoint, record_entry
@@ -23,7 +25,6 @@ from basicsr.utils.dist_util import get_dist_info, master_only, select_device
 from basicsr.utils.errors import OptionError, OptionErrors, TrainingError
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.option_schema import with_defaults
-from basicsr.utils.registry import SCHEDULER_REGISTRY
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class BaseModel:
     """
 
     root_options: ClassVar[dict[str, Any]] = {}
-    train_options: ClassVar[dict[str, Any]] = {}
+    train_options: ClassVar[dict[str, Any]] = {'scheduler': SCHEDULER_WITH_WARMUP}
 
     @classmethod
     def check_options(cls, opt: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -220,7 +221,7 @@ class BaseModel:
         constant = {'type': 'MultiStepLR', 'milestones': []}
         scheduler_opt = self.opt['train']['scheduler'] or constant
         for optimizer in self.optimizers:
-            self.schedulers.append(SCHEDULER_REGISTRY.build(scheduler_opt, 'train.scheduler', optimizer=optimizer))
+            self.schedulers.append(build_schedule(scheduler_opt, optimizer))
         self.update_learning_rate(0)
 
     def update_learning_rate(self, current_iter: int, warmup_iter: int = -1) -> None:
@@ -341,12 +342,16 @@ class BaseModel:
 
     @torch.no_grad()
     def model_ema(self, decay: float = 0.999) -> None:
-        """``ema = decay * ema + (1 - decay) * net`` for parameters; buffers (e.g. BatchNorm statistics) copied."""
+        """``ema = decay * ema + (1 - decay) * net`` for parameters; buffers (e.g. BatchNorm statistics) copied.
+        With a schedule-free optimiser the average is of its evaluation weights."""
         net = self.get_bare_model(self.net_g)
         ema_params = list(self.net_g_ema.parameters())
-        torch._foreach_lerp_(ema_params, [p.detach() for p in net.parameters()], 1 - decay)
-        for ema_buffer, buffer in zip(self.net_g_ema.buffers(), net.buffers()):
-            ema_buffer.copy_(buffer)
+        switch = eval_weights(self.optimizers) if any(map(uses_eval_weights, self.optimizers)) \
+            else contextlib.nullcontext()
+        with switch:
+            torch._foreach_lerp_(ema_params, [p.detach() for p in net.parameters()], 1 - decay)
+            for ema_buffer, buffer in zip(self.net_g_ema.buffers(), net.buffers()):
+                ema_buffer.copy_(buffer)
 
     # ----------------------------------------------------------------------------------------- validation
     def validation(self, dataloader: DataLoader, current_iter: int, tb_logger: Any = None,

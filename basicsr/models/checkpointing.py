@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from basicsr.optimizers import train_weights
 from basicsr.utils.checkpoint import (check_training_state, chosen_param_key, extract_state_dict, load_checkpoint,
                                       prune_checkpoints, save_checkpoint as write_checkpoint_file)
 from basicsr.utils.dist_util import check_replicas_in_sync, gather_to_master, get_dist_info
@@ -153,6 +154,7 @@ def restore_training_state(model: Any, state: dict[str, Any]) -> None:
                               f"this run has {model.opt['train']['accum_iter']}; resume with the same value.")
     for optimizer, saved in zip(model.optimizers, state['optimizers']):
         optimizer.load_state_dict(saved)
+    train_weights(model.optimizers)  # a schedule-free optimiser was saved at its evaluation weights
     for schedule, saved in zip(model.schedulers, state['schedulers']):
         schedule.load_state_dict(saved)
     for scaler, saved in zip(model.grad_scalers.values(), state.get('grad_scalers', [])):

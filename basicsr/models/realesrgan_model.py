@@ -47,5 +47,10 @@ class RealESRGANModel(SyntheticPairs, SRGANModel):
         sharpened = self.opt['l1_gt_usm'] if name == 'pix' else self.opt['percep_gt_usm']
         return 'gt_usm' if sharpened else 'gt'
 
+    def apply_batch_augment(self) -> None:
+        super().apply_batch_augment()
+        if self.batch_augment.augmentations:  # the sharpened target follows the augmented GT
+            self.gt_usm = self.usm_sharpener(self.gt)
+
     def real_images(self) -> torch.Tensor:
         return self.gt_usm if self.opt['gan_gt_usm'] else self.gt

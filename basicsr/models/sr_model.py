@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from basicsr.metrics import (build_dataset_metrics, calculate_tensor_metric, gather_dataset_metrics, mean_metrics,
                              split_metrics)
+from basicsr.data.batch_augment import BATCH_AUGMENT, BatchAugment
 from basicsr.models.base_model import BaseModel
 from basicsr.models.inference import super_resolve
 from basicsr.models.loss_terms import LossTerms
@@ -37,6 +38,7 @@ class SRModel(BaseModel):
         'fft_opt': LOSS,
         'ldl_opt': LOSS,
         'losses': ListOf(LOSS_TERM),
+        'batch_augment': BATCH_AUGMENT,
     }
     loss_targets: ClassVar[tuple[str, ...]] = ('gt',)  # the images a loss term may compare the output with
     own_loss_keys: ClassVar[tuple[str, ...]] = ()  # loss keys the recipe computes itself (not content terms)
@@ -106,6 +108,8 @@ class SRModel(BaseModel):
         pix, percep = self.loss_terms.get('pix'), self.loss_terms.get('percep')
         self.cri_pix = pix.loss if pix else None  # BasicSR's attribute names, read by plug-in recipes
         self.cri_perceptual = percep.loss if percep else None
+        self.batch_augment = BatchAugment(train_opt['batch_augment'], self.opt['scale'])
+        self.augment_generator = torch.Generator(self.device).manual_seed(self.opt['manual_seed'] + self.opt['rank'])
         self.setup_optimizers()
         self.setup_schedulers()
 
@@ -117,7 +121,23 @@ class SRModel(BaseModel):
         self.lq = self.to_device(data['lq'])
         self.gt = self.to_device(data['gt']) if 'gt' in data else None
 
+    def apply_batch_augment(self) -> None:
+        """``train.batch_augment`` on the batch fed (after any online degradation), drawing only from the model's
+        own generator (saved with the training state, so resume stays exact)."""
+        self.lq, self.gt = self.batch_augment(self.lq, self.gt, self.augment_generator)
+
+    def on_save_checkpoint(self, state: dict[str, Any]) -> None:
+        super().on_save_checkpoint(state)
+        state['augment_generator'] = gather_to_master(self.augment_generator.get_state())  # one per rank
+
+    def on_load_checkpoint(self, state: dict[str, Any]) -> None:
+        super().on_load_checkpoint(state)
+        saved = state.get('augment_generator') or []
+        if len(saved) == get_dist_info()[1]:
+            self.augment_generator.set_state(saved[get_dist_info()[0]])
+
     def optimize_parameters(self, current_iter: int) -> None:
+        self.apply_batch_augment()
         self.zero_grad(self.optimizer_g)
         with self.autocast():
             self.output = self.net_g(self.lq)

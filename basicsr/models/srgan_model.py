@@ -96,6 +96,7 @@ class SRGANModel(SRModel):
         return current_iter > self.net_d_init_iters and current_iter % self.net_d_iters == 0
 
     def optimize_parameters(self, current_iter: int) -> None:
+        self.apply_batch_augment()
         if self.generator_steps_at(current_iter):
             self._generator_step(current_iter)
         else:
