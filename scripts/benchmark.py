@@ -30,6 +30,13 @@ Sections (``--sections``):
   unsharp masking that Real-ESRGAN's recipe adds; each timed run draws new parameters (resize factors, orders), so the
   figure is the median over at least 20 batches. Also the CPU cost per sample of RealESRGANDataset's kernels.
 
+With ``--archs NAME ...`` (or ``--archs all``), one more table, ``archs``: every named registered SR network
+(``python -m basicsr.archs`` lists them) at its official configuration: its parameters, the CPU seconds of one
+128x128 LR image in float32 through ``super_resolve`` (padding included), and the seconds of one training step
+(forward, L1, backward, Adam) on a batch of ARCH_BATCH LR patches of ARCH_PATCH pixels (rounded up to the input
+multiple), on ``--device``. Networks at official sizes take seconds to minutes per image on a CPU: give few
+``--repeats``.
+
 Each figure is the median of ``--repeats`` timed runs after ``--warmup`` untimed ones (fewer timed runs when one
 takes so long that ``--budget`` seconds would be exceeded; the ``runs`` column says how many). ``ratio`` is the
 speed relative to the section's reference row (above 1: faster). ``--quick`` uses reduced network sizes and, as
@@ -55,6 +62,7 @@ import torch.nn.functional as F
 
 import _bootstrap  # makes basicsr importable from a checkout; must come before basicsr imports
 from basicsr.archs import build_network
+from basicsr.archs.arch_info import input_multiple_of, sr_network_names
 from basicsr.data import build_dataloader, build_dataset
 from basicsr.data.degradation_pipeline import build_degradation
 from basicsr.data.realesrgan_dataset import KERNEL_LIST, KERNEL_PROB, KernelSampler, draw_final_sinc
@@ -70,6 +78,7 @@ from basicsr.utils.img_util import img2tensor, imwrite, tensor2img
 from basicsr.utils.lmdb_util import make_lmdb_from_imgs
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.misc import scan_images
+from basicsr.utils.registry import ARCH_REGISTRY
 from basicsr.config import parse_options
 
 SECTIONS = ('train', 'inference', 'validation', 'data', 'metrics', 'degradation')
@@ -114,6 +123,8 @@ NETWORKS = {
 }
 SCALE = 4
 CPU_LQ = 128  # LR side of the CPU figure of the inference section
+ARCH_SECTION = 'archs'  # the --archs table (registered networks at their official configurations)
+ARCH_BATCH, ARCH_PATCH = 2, 32  # the training step of the --archs table: batch and LR patch side
 
 
 @dataclass(frozen=True)
@@ -417,6 +428,43 @@ class Bench:
         self.add(Row('inference', name, f'CPU fp32, one {CPU_LQ}x{CPU_LQ} LR image', timing.seconds, 's/image',
                      timing.runs, note=note))
 
+    # ----------------------------------------------------------------------------------------- archs
+    def archs_section(self, names: list[str]) -> None:
+        """Parameters, CPU inference time of one CPU_LQ image and training-step time of each registered network
+        at its ``official_config``."""
+        cpu = torch.device('cpu')
+        cpu_timer = self.timer if self.device == cpu else Timer(cpu, self.args.warmup, self.args.repeats,
+                                                                 self.args.budget)
+        for name in names:
+            torch.manual_seed(0)
+            config = ARCH_REGISTRY.info(name)['official_config']
+            net = build_network({'type': name, **config}, 'network_g').eval()
+            params = sum(p.numel() for p in net.parameters())
+            self.add(Row(ARCH_SECTION, name, 'parameters (official configuration)', params, 'parameters', 1,
+                         options=config, note=ARCH_REGISTRY.info(name).get('source', '')))
+            lq = torch.rand(1, 3, CPU_LQ, CPU_LQ, generator=torch.Generator().manual_seed(0))
+            timing = cpu_timer(torch.inference_mode()(lambda: super_resolve(net, lq)))
+            self.add(Row(ARCH_SECTION, name, f'CPU fp32, one {CPU_LQ}x{CPU_LQ} LR image', timing.seconds, 's/image',
+                         timing.runs, note=f'torch threads: {torch.get_num_threads()}'))
+            self.add(self.arch_train_step(name, net.to(self.device).train()))
+            del net
+
+    def arch_train_step(self, name: str, net: torch.nn.Module) -> Row:
+        multiple = input_multiple_of(net)
+        patch = -(-ARCH_PATCH // multiple) * multiple
+        lq = torch.rand(ARCH_BATCH, 3, patch, patch, device=self.device)
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
+
+        def step() -> None:
+            optimizer.zero_grad(set_to_none=True)
+            out = net(lq)
+            F.l1_loss(out, torch.zeros_like(out)).backward()
+            optimizer.step()
+
+        timing = self.timer(step)
+        return Row(ARCH_SECTION, name, f'train step, batch {ARCH_BATCH} of {patch}x{patch} LR ({self.device})',
+                   timing.seconds, 's/step', timing.runs, memory_mb=timing.memory_mb)
+
     # ----------------------------------------------------------------------------------------- validation
     def validation_section(self, name: str, combos: list[Combo]) -> None:
         val_opt = self.options(name, Combo())['datasets']['val']
@@ -588,7 +636,7 @@ def machine_info(device: torch.device) -> dict[str, Any]:
 def format_table(rows: list[Row]) -> str:
     """Markdown tables, one per section."""
     lines = []
-    for section in SECTIONS:
+    for section in (*SECTIONS, ARCH_SECTION):
         chosen = [r for r in rows if r.section == section]
         if not chosen:
             continue
@@ -608,7 +656,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--quick', action='store_true', help='reduced network and image sizes')
     parser.add_argument('--networks', nargs='+', choices=sorted(NETWORKS), default=None,
                         help='networks to measure (default: all; with --quick: MSRResNet RRDBNet)')
-    parser.add_argument('--sections', nargs='+', choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument('--sections', nargs='+', choices=SECTIONS, default=None,
+                        help='default: all, or none when --archs is given')
+    parser.add_argument('--archs', nargs='+', metavar='NAME',
+                        help="also time these registered SR networks at their official configurations ('all': every "
+                             "one; see python -m basicsr.archs)")
     parser.add_argument('--amp', nargs='+', choices=('none', 'bf16', 'fp16'), default=['none', 'bf16', 'fp16'])
     parser.add_argument('--channels-last', nargs='+', choices=('off', 'on'), default=['off', 'on'])
     parser.add_argument('--compile', nargs='+', choices=('off', 'on'), default=['off', 'on'])
@@ -633,6 +685,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.warmup < 0 or args.repeats < 1 or args.threads < 1:
         raise SystemExit('error: --warmup must be >= 0, --repeats and --threads >= 1.')
     torch.set_num_threads(args.threads)
+    if args.sections is None:
+        args.sections = [] if args.archs else list(SECTIONS)
+    archs = sr_network_names() if args.archs == ['all'] else args.archs or []
+    unknown = [name for name in archs if name not in sr_network_names()]
+    if unknown:
+        raise SystemExit(f"error: --archs: {', '.join(unknown)} not registered SR networks "
+                         f"(python -m basicsr.archs --kind sr lists them).")
     if args.budget is None:
         args.budget = 5.0 if args.quick else 120.0
     use_cuda = args.device == 'cuda' or (args.device == 'auto' and torch.cuda.is_available())
@@ -655,6 +714,7 @@ def main(argv: list[str] | None = None) -> int:
             bench.metrics_section()
         if 'degradation' in args.sections:
             bench.degradation_section()
+        bench.archs_section(archs)
     info['load_average_end'] = os.getloadavg()[0]
     print(format_table(bench.rows))
     print(f"\nLoad average (1 min) at start {info['load_average_start']:.2f}, at end {info['load_average_end']:.2f}.")

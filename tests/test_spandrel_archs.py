@@ -2,6 +2,8 @@
 one iteration, then validates, with its network shrunk to the registry's ``tiny_config`` and the rest unchanged."""
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,23 @@ def test_real_world_option_file_trains(root, vgg19_weights, name):  # noqa: F811
     for loss in ('l_g_pix', 'l_g_percep', 'l_g_gan', 'l_d_real'):
         assert f'{loss}:' in log
     assert (exp / 'models' / 'net_g_1.pth').is_file()
+
+
+def test_benchmark_archs_rows(tmp_path):
+    """scripts/benchmark.py --archs: parameters, CPU inference and training step of networks at their official
+    configurations (two small ones here), and only those rows when no --sections are given."""
+    out = tmp_path / 'bench.json'
+    command = [sys.executable, str(ROOT / 'scripts' / 'benchmark.py'), '--archs', 'SwiftSRGAN', 'ECBSR',
+               '--repeats', '1', '--warmup', '0', '--threads', '1', '--device', 'cpu', '--json', str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = json.loads(out.read_text())['results']
+    assert {row['section'] for row in rows} == {'archs'}
+    params = {row['network']: row['value'] for row in rows if row['unit'] == 'parameters'}
+    assert params == {'SwiftSRGAN': 201209, 'ECBSR': sum(
+        p.numel() for p in ARCH_REGISTRY.get('ECBSR')(**ARCH_REGISTRY.info('ECBSR')['official_config']).parameters())}
+    assert sorted(row['unit'] for row in rows if row['network'] == 'ECBSR') == ['parameters', 's/image', 's/step']
+    assert all(row['value'] > 0 for row in rows)
+    unknown = subprocess.run([*command[:2], '--archs', 'VGGFeatureExtractor'], capture_output=True, text=True,
+                             timeout=300, cwd=tmp_path)
+    assert unknown.returncode != 0 and 'VGGFeatureExtractor not registered SR networks' in unknown.stderr

@@ -9,8 +9,8 @@ those against the constructor's signature, and the saved state dict is the offic
 Each entry carries the registry metadata the tests, the listing (``python -m basicsr.archs``) and the benchmark
 read: ``tiny_config`` (a few channels and blocks, for tests), ``official_config`` (the paper's or official
 repository's standard x4 configuration; the source is named beside it), ``licence`` (of the network's own
-repository) and ``input_multiple`` (what height and width must be multiples of; most of these networks pad
-internally). The networks that spandrel ships and the project implements itself (RRDBNet/ESRGAN, SRVGGNetCompact,
+repository), ``input_multiple`` (what height and width must be multiples of; most of these networks pad
+internally) and ``unused_parameters`` (parameters that get no gradient: DDP needs ``find_unused_parameters``). The networks that spandrel ships and the project implements itself (RRDBNet/ESRGAN, SRVGGNetCompact,
 SwinIR, HAT, SPAN, RCAN) are not registered here; ours keep BasicSR's names and layouts.
 
 Not registered: spandrel's SAFMNBCIE (a same-size compressed-image enhancer), MMRealSR (its forward returns a tuple, no plain SR network), AuraSR (a GigaGAN with a
@@ -76,7 +76,7 @@ SPANDREL_NETWORKS: dict[str, tuple[str, dict[str, Any]]] = {
                          'depths': [6, 6, 6, 6, 6, 6], 'num_heads': [6, 6, 6, 6, 6, 6], 'mlp_ratio': 2.0,
                          'upsampler': 'pixelshuffle', 'resi_connection': '1conv', 'gc': 32})),
     'FDAT': ('FDAT', dict(
-        licence='MIT', input_multiple=1,
+        licence='MIT', input_multiple=1, unused_parameters=True,
         tiny_config={'embed_dim': 12, 'num_groups': 1, 'depth_per_group': 1, 'num_heads': 2, 'window_size': 4,
                      'mid_dim': 8, 'scale': 4},
         official_config={'scale': 4, 'embed_dim': 120, 'num_groups': 4, 'depth_per_group': 3, 'num_heads': 4,
@@ -149,7 +149,7 @@ SPANDREL_NETWORKS: dict[str, tuple[str, dict[str, Any]]] = {
         # Swin2SR classical x4, official repository main_test_swin2sr.py
         official_config={**SWIN_X4, 'window_size': 8})),
     'SwiftSRGAN': ('SwiftSRGAN', dict(
-        licence='CC0-1.0', input_multiple=1,
+        licence='CC0-1.0', input_multiple=1, unused_parameters=True,
         tiny_config={'num_channels': 8, 'num_blocks': 1, 'upscale_factor': 4},
         official_config={'num_channels': 64, 'num_blocks': 16, 'upscale_factor': 4})),
 }
