@@ -115,6 +115,12 @@ def train_pipeline(root_path: str | None = None, argv: Sequence[str] | None = No
     # the data is checked before any folder is made or an earlier run's folder archived
     datasets = {phase: build_dataset(dataset_opt) for phase, dataset_opt in opt['datasets'].items()}
     lock = make_experiment_folders(opt, resuming=resume_state is not None)
+    with lock or contextlib.nullcontext():  # held (rank 0) until the run ends, however it ends
+        _run(opt, datasets, resume_state)
+
+
+def _run(opt: dict[str, Any], datasets: dict[str, Any], resume_state: dict[str, Any] | None) -> None:
+    """The run inside its experiment folder: logs, loaders, the model, the loop."""
     log_file = Path(opt['path']['log']) / f"train_{opt['name']}_{get_time_str()}.log"
     logger = get_root_logger(log_file=log_file)
     logger.info(get_env_info())
@@ -147,8 +153,6 @@ def train_pipeline(root_path: str | None = None, argv: Sequence[str] | None = No
             tb_logger.close()
         if wandb_run is not None:
             wandb_run.finish()
-        if lock is not None:
-            lock.release()
 
 
 class TrainingPosition:

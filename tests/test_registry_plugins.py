@@ -1,6 +1,7 @@
 """Checks every registered loss and metric gets by being registered (as timm's test_models.py does for models):
 adding a plug-in adds its checks. Networks have theirs in tests/test_arch_registry.py."""
 import math
+import sys
 
 import pytest
 import torch
@@ -73,3 +74,26 @@ def test_every_metric_gives_its_perfect_score_on_a_pair_of_equal_images(name):
         assert abs(worse - info['perfect_score']) > 1e-3, (name, worse)
     perfect = info['perfect_score']
     assert same == perfect if math.isinf(perfect) else abs(same - perfect) < 1e-4, (name, same)
+
+
+def test_one_file_imported_under_two_module_names_registers_once(tmp_path):
+    """A plug-in file reached as ``archs.x`` and as ``project.archs.x`` is one definition, not a clash; two
+    different classes of one name still clash."""
+    import importlib.util
+
+    from basicsr.utils.registry import Registry
+    registry = Registry('test')
+    (tmp_path / 'twice.py').write_text('class Net:\n    pass\n')
+    (tmp_path / 'other.py').write_text('class Net:\n    pass\n')
+    classes = []
+    for name, file in (('archs.twice', 'twice.py'), ('project.archs.twice', 'twice.py'), ('other', 'other.py')):
+        spec = importlib.util.spec_from_file_location(name, tmp_path / file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        classes.append(module.Net)
+    registry.register(classes[0])
+    registry.register(classes[1])
+    assert registry.get('Net') is classes[1]
+    with pytest.raises(KeyError, match="'Net' is already registered"):
+        registry.register(classes[2])

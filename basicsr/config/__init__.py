@@ -5,14 +5,16 @@ The resolver is the only writer of the options; everything after it reads them.
 """
 import copy
 import os
+import sys
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 
-from basicsr.config.load import KeyLines, apply_overrides, load_yaml
+from basicsr.config.load import KeyLines, apply_overrides, load_yaml, ordered_yaml, read_text_limited
 from basicsr.config.resolve import RunContext, dataset_path_keys, resolve_options
 from basicsr.config.validate import validate_options
+from basicsr.utils.checkpoint import atomic_write
 
 # Keys the resolver adds for the run (not option-file keys): left out when the options are saved.
 RUNTIME_KEYS = ('is_train', 'opt_path', 'dist', 'rank', 'world_size', 'auto_resume', 'resume_command')
@@ -56,6 +58,13 @@ def dict2str(opt: dict, indent: int = 1) -> str:
     return '\n'.join(lines)
 
 
+def copy_opt_file(opt_file: str | os.PathLike, experiments_root: str | os.PathLike) -> None:
+    """BasicSR's copy of the option file into the experiment folder, headed by the command that ran."""
+    text = read_text_limited(opt_file)
+    target = Path(experiments_root) / Path(opt_file).name
+    atomic_write(target, lambda file: file.write(f"# {' '.join(sys.argv)}\n\n{text}".encode('utf-8')))
+
+
 def save_options(opt: dict, path: str | os.PathLike) -> None:
     """Write the resolved options as YAML (loadable again by :func:`parse_options`)."""
     saved = copy.deepcopy({k: v for k, v in opt.items() if k not in RUNTIME_KEYS})
@@ -66,5 +75,6 @@ def save_options(opt: dict, path: str | os.PathLike) -> None:
     Path(path).write_text(yaml.safe_dump(saved, sort_keys=False), encoding='utf-8')
 
 
-__all__ = ['KeyLines', 'RunContext', 'dataset_path_keys', 'dict2str', 'load_yaml', 'parse_options', 'read_options',
+__all__ = ['KeyLines', 'RunContext', 'copy_opt_file', 'dataset_path_keys', 'dict2str', 'load_yaml', 'ordered_yaml',
+           'parse_options', 'read_options',
            'resolve_options', 'save_options', 'validate_options']

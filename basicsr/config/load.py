@@ -5,6 +5,7 @@ actually read (not the size a file claims: ``-opt /dev/zero``), nesting depth (5
 the parser's recursion) and the node count with every alias expanded (an alias bomb).
 """
 import os
+from collections import OrderedDict
 from typing import Any, Iterable
 
 import yaml
@@ -104,6 +105,25 @@ def _yaml_error(err: yaml.YAMLError, where: str) -> OptionError:
         line = f', line {mark.line + 1}, column {mark.column + 1}' if mark else ''
         return OptionError(f'{where}{line}: invalid YAML: {err.problem or err.context}.')
     return OptionError(f'{where}: invalid YAML: {err}.')
+
+
+class _OrderedSafeLoader(yaml.SafeLoader):
+    """The safe loader, mappings as OrderedDict (BasicSR's ``ordered_yaml``; plain dicts keep order anyway)."""
+
+
+class _OrderedSafeDumper(yaml.SafeDumper):
+    """The safe dumper, writing an OrderedDict as a plain mapping."""
+
+
+_OrderedSafeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                   lambda loader, node: OrderedDict(loader.construct_pairs(node)))
+_OrderedSafeDumper.add_representer(OrderedDict, lambda dumper, data: dumper.represent_dict(data.items()))
+
+
+def ordered_yaml() -> tuple[type[yaml.SafeLoader], type[yaml.SafeDumper]]:
+    """BasicSR's ``(Loader, Dumper)`` pair for ``yaml.load(f, Loader=...)``, safe here: a ``!!python`` tag is
+    refused."""
+    return _OrderedSafeLoader, _OrderedSafeDumper
 
 
 def load_yaml(path: str | os.PathLike) -> tuple[dict, KeyLines]:

@@ -9,9 +9,12 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from basicsr.metrics import calculate_metric  # noqa: F401
 from basicsr.metrics import (build_dataset_metrics, calculate_tensor_metric, gather_dataset_metrics, mean_metrics,
                              split_metrics)
+from basicsr.archs import build_network  # noqa: F401  (BasicSR 1.4.2 exposes it here, as the next three)
 from basicsr.data.batch_augment import BATCH_AUGMENT, BatchAugment
+from basicsr.losses import build_loss  # noqa: F401
 from basicsr.models.base_model import BaseModel
 from basicsr.models.inference import super_resolve
 from basicsr.models.loss_terms import LossTerms
@@ -19,6 +22,7 @@ from basicsr.utils.dist_util import all_gather_objects, barrier, gather_to_maste
 from basicsr.utils.option_schema import (LOSS, LOSS_TERM, OPTIMIZER, Key, ListOf, Plugin, model_schema,
                                          unit_interval)
 from basicsr.utils.img_util import imwrite, tensor2img
+from basicsr.utils.logger import get_root_logger  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.utils.matlab_functions import imresize
 from basicsr.utils.registry import LOSS_REGISTRY, MODEL_REGISTRY
 
@@ -93,7 +97,10 @@ class SRModel(BaseModel):
         self.net_g = self.build_trained_network('g')
         self.best_metric_results: dict[str, dict[str, dict[str, Any]]] = {}
         self._bicubic_logged: set[str] = set()
-        if self.is_train:
+        if self.is_train:  # (here, not in init_training_settings, which plug-in recipes replace)
+            self.batch_augment = BatchAugment(self.opt['train']['batch_augment'], self.opt['scale'])
+            self.augment_generator = torch.Generator(self.device).manual_seed(self.opt['manual_seed']
+                                                                              + self.opt['rank'])
             self.init_training_settings()
 
     def init_training_settings(self) -> None:
@@ -108,8 +115,6 @@ class SRModel(BaseModel):
         pix, percep = self.loss_terms.get('pix'), self.loss_terms.get('percep')
         self.cri_pix = pix.loss if pix else None  # BasicSR's attribute names, read by plug-in recipes
         self.cri_perceptual = percep.loss if percep else None
-        self.batch_augment = BatchAugment(train_opt['batch_augment'], self.opt['scale'])
-        self.augment_generator = torch.Generator(self.device).manual_seed(self.opt['manual_seed'] + self.opt['rank'])
         self.setup_optimizers()
         self.setup_schedulers()
 

@@ -3,6 +3,8 @@ import difflib
 import importlib
 import inspect
 import logging
+import os
+import sys
 import typing
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -101,9 +103,17 @@ class Registry:
 
 
 def _same_definition(first: Any, second: Any) -> bool:
-    """Whether two objects are one definition seen twice (a module imported again under the same name)."""
-    return (getattr(first, '__module__', None), getattr(first, '__qualname__', None)) == (
-        getattr(second, '__module__', None), getattr(second, '__qualname__', None))
+    """Whether two objects are one definition seen twice: a module imported again, under the same name or under
+    another one (``archs.x_arch`` and ``project.archs.x_arch`` are one file)."""
+    if getattr(first, '__qualname__', None) != getattr(second, '__qualname__', None):
+        return False
+    return first.__module__ == second.__module__ or _source_file(first) == _source_file(second) is not None
+
+
+def _source_file(obj: Any) -> str | None:
+    module = sys.modules.get(getattr(obj, '__module__', ''))
+    path = getattr(module, '__file__', None)
+    return os.path.realpath(path) if path else None
 
 
 def _is_builtin(obj: Any) -> bool:
