@@ -20,7 +20,7 @@ import cv2
 
 import _bootstrap  # makes basicsr importable from a checkout; must come before basicsr imports
 from basicsr.utils.img_util import imread, imwrite
-from basicsr.utils.subimages import crop_positions, subimages
+from basicsr.data.subimages import crop_positions, subimages
 
 
 @dataclass(frozen=True)

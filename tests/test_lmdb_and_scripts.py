@@ -18,7 +18,7 @@ from basicsr.data.file_client import LmdbBackend  # noqa: E402
 from basicsr.utils.errors import DataError  # noqa: E402
 from basicsr.utils.img_util import imfrombytes, imread  # noqa: E402
 from basicsr.utils.lmdb_util import make_lmdb_from_imgs, read_lmdb_meta_info  # noqa: E402
-from basicsr.utils.subimages import crop_boxes, crop_positions  # noqa: E402
+from basicsr.data.subimages import crop_boxes, crop_positions  # noqa: E402
 
 
 def _random(shape: tuple[int, ...], seed: int) -> np.ndarray:

@@ -29,7 +29,7 @@ from basicsr.utils.errors import DataError
 from basicsr.utils.img_util import imread, imwrite
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.misc import folder_written_atomically
-from basicsr.utils.subimages import subimages
+from basicsr.data.subimages import subimages
 
 TRAIN_IMAGES = ('astronaut', 'rocket', 'hubble_deep_field', 'immunohistochemistry', 'retina', 'stereo_motorcycle',
                 'brick', 'grass', 'gravel')

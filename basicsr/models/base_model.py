@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from basicsr.models import lr_scheduler  # noqa: F401  (BasicSR 1.4.2 exposes it here)
+import basicsr.models.lr_scheduler as lr_scheduler  # noqa: F401  (BasicSR 1.4.2 exposes it here)
 from basicsr.models.inference import autocast
 from basicsr.models.lr_scheduler import SCHEDULER_WITH_WARMUP, build_schedule
 from basicsr.optimizers import eval_weights, uses_eval_weights
