@@ -163,3 +163,33 @@ def basicsr_log():
     logger.addHandler(capture)
     yield capture
     logger.removeHandler(capture)
+
+
+def simulate_full_disk(monkeypatch, partial: bool = False) -> None:
+    """Make every atomic write (basicsr.utils.checkpoint) fail with ENOSPC, after writing half its data when
+    ``partial``."""
+    import errno
+    import os
+
+    from basicsr.utils import checkpoint
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, file):
+            self._file = file
+
+        def write(self, data):
+            if partial:
+                self._file.write(data[:len(data) // 2])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def __getattr__(self, name):
+            return getattr(self._file, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self._file.__exit__(*exc)
+
+    monkeypatch.setattr(checkpoint.os, 'fdopen', lambda fd, mode: FullDisk(real_fdopen(fd, mode)))

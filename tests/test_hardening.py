@@ -26,7 +26,7 @@ from basicsr.utils.errors import CheckpointError, DataError, OptionError
 from basicsr.utils.image_header import MAX_PIXELS_ENV, image_size, max_image_pixels, set_max_image_pixels
 from basicsr.utils.img_util import imfrombytes, imread
 from basicsr.train import train_pipeline
-from conftest import make_pairs, tiny_train_options, write_yaml
+from conftest import make_pairs, simulate_full_disk, tiny_train_options, write_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / 'scripts'))
@@ -313,25 +313,7 @@ def test_resumable_states_and_stale_temporaries_still_work(tmp_path):
 
 # ----------------------------------------------------------------------------------------- 4: a full disk
 def _disk_full_on_write(monkeypatch) -> None:
-    real_fdopen = os.fdopen
-
-    class FullDisk:
-        def __init__(self, file):
-            self._file = file
-
-        def write(self, data):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-        def __getattr__(self, name):
-            return getattr(self._file, name)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return self._file.__exit__(*exc)
-
-    monkeypatch.setattr(checkpoint.os, 'fdopen', lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
+    simulate_full_disk(monkeypatch)
 
 
 def _disk_full_on_fsync(monkeypatch) -> None:

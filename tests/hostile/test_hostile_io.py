@@ -12,7 +12,7 @@ from basicsr.utils import checkpoint
 from basicsr.utils.errors import BasicSRError, OptionError
 from basicsr.utils.img_util import imread, imwrite
 from basicsr.utils.options import parse_options
-from conftest import tiny_train_options, write_yaml
+from conftest import simulate_full_disk, tiny_train_options, write_yaml
 
 NOISE = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)  # ~12 KB as PNG
 
@@ -20,26 +20,7 @@ NOISE = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)  
 def test_disk_full_while_saving_an_image_is_one_line_and_leaves_the_old_file(tmp_path, monkeypatch):
     target = tmp_path / 'visualization' / 'img01_100.png'
     imwrite(NOISE[:8, :8], target)
-    real_fdopen = os.fdopen
-
-    class HalfThenFull:
-        def __init__(self, file):
-            self._file = file
-
-        def write(self, data):
-            self._file.write(data[:len(data) // 2])
-            raise OSError(errno.ENOSPC, 'No space left on device')
-
-        def __getattr__(self, name):
-            return getattr(self._file, name)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return self._file.__exit__(*exc)
-
-    monkeypatch.setattr(checkpoint.os, 'fdopen', lambda fd, mode: HalfThenFull(real_fdopen(fd, mode)))
+    simulate_full_disk(monkeypatch, partial=True)
     with pytest.raises(BasicSRError) as info:
         imwrite(NOISE, target)
     message = str(info.value)
