@@ -33,9 +33,9 @@ Sections (``--sections``):
 With ``--archs NAME ...`` (or ``--archs all``), one more table, ``archs``: every named registered SR network
 (``python -m basicsr.archs`` lists them) at its official configuration: its parameters, the CPU seconds of one
 128x128 LR image in float32 through ``super_resolve`` (padding included), and the seconds of one training step
-(forward, L1, backward, Adam) on a batch of ARCH_BATCH LR patches of ARCH_PATCH pixels (rounded up to the input
-multiple), on ``--device``. Networks at official sizes take seconds to minutes per image on a CPU: give few
-``--repeats``.
+(forward, L1, backward, Adam) on a batch of ARCH_BATCH LR patches of ARCH_PATCH pixels (or the network's minimum,
+rounded up to the input multiple), on ``--device``. Networks at official sizes take seconds to minutes per image on
+a CPU: give few ``--repeats``.
 
 Each figure is the median of ``--repeats`` timed runs after ``--warmup`` untimed ones (fewer timed runs when one
 takes so long that ``--budget`` seconds would be exceeded; the ``runs`` column says how many). ``ratio`` is the
@@ -451,7 +451,8 @@ class Bench:
 
     def arch_train_step(self, name: str, net: torch.nn.Module) -> Row:
         multiple = input_multiple_of(net)
-        patch = -(-ARCH_PATCH // multiple) * multiple
+        smallest = max(ARCH_PATCH, ARCH_REGISTRY.info(name).get('min_size', 0))  # Real-CUGAN takes 32 or 40 at least
+        patch = -(-smallest // multiple) * multiple
         lq = torch.rand(ARCH_BATCH, 3, patch, patch, device=self.device)
         optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
 

@@ -18,7 +18,7 @@ import spandrel
 import torch
 
 from basicsr.archs import build_network
-from basicsr.archs.arch_info import input_multiple_of, sr_network_names
+from basicsr.archs.arch_info import declared_input_multiple, input_multiple_of, sr_network_names
 from basicsr.models.inference import padded_forward, super_resolve
 from basicsr.utils.errors import OptionError
 from basicsr.utils.registry import ARCH_REGISTRY, accepted_arguments
@@ -77,6 +77,7 @@ def test_sr_network(name):
     info = ARCH_REGISTRY.info(name)
     net = _tiny(name)
     multiple = input_multiple_of(net)
+    assert multiple == declared_input_multiple(name, info['tiny_config'])  # the listing's figure is the network's
     base = max(info.get('min_size', 17), 17)
     height, width = _off_multiple(base, multiple), _off_multiple(base + 2, multiple)
 

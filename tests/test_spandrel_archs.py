@@ -16,7 +16,8 @@ from test_basicsr_compat import vgg19_weights  # noqa: F401  (fixture: VGG19 wei
 PAIRED = ['dat2_x4', 'atd_x4', 'atd_light_x4', 'drct_x4', 'drct_l_x4', 'omnisr_x4', 'safmn_x4', 'srformer_x4',
           'srformer_light_x4', 'swin2sr_x4', 'span_s_x4']
 REAL_WORLD = ['realplksr_x4_realesrgan', 'compact_x4_real', 'superultracompact_x4_real']
-# one iteration on 64-pixel GT patches (LR 16: some networks take no less), validation right after it (Set5-like images, not multiples of any window)
+# one iteration on 64-pixel GT patches (LR 16: some networks take no less), validation right after it (Set5-like
+# images, not multiples of any window)
 RUN = ['train:total_iter=1', 'datasets:train:gt_size=64', 'val:val_freq=1', 'logger:save_checkpoint_freq=1', *SHORT]
 
 

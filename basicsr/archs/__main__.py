@@ -8,35 +8,36 @@ import sys
 from typing import Any
 
 import torch
+from torch import nn
 
-from basicsr.archs.arch_info import declared_input_multiple
+from basicsr.archs.arch_info import input_multiple_of
 from basicsr.utils.registry import ARCH_REGISTRY
 
 COLUMNS = ('network', 'kind', 'source', 'licence', 'parameters', 'input multiple', 'spandrel loads')
 
 
-def official_parameter_count(name: str) -> int | None:
-    """Parameters of ``name`` at its ``official_config`` (built on the meta device where the network allows it,
-    so no memory is filled); None for a network registered without one."""
+def official_network(name: str) -> nn.Module | None:
+    """``name`` at its ``official_config`` (built on the meta device where the network allows it, so no memory is
+    filled); None for a network registered without one."""
     info = ARCH_REGISTRY.info(name)
     if 'official_config' not in info:
         return None
     cls = ARCH_REGISTRY.get(name)
     try:
         with torch.device('meta'):
-            net = cls(**info['official_config'])
+            return cls(**info['official_config'])
     except (RuntimeError, NotImplementedError):  # construction reads tensor values (e.g. .item()): build for real
-        net = cls(**info['official_config'])
-    return sum(p.numel() for p in net.parameters())
+        return cls(**info['official_config'])
 
 
 def network_row(name: str) -> dict[str, Any]:
     info = ARCH_REGISTRY.info(name)
-    count = official_parameter_count(name)
+    net = official_network(name)
     loads = info.get('spandrel_arch')
     return {'network': name, 'kind': info.get('kind', '?'), 'source': info.get('source', 'plug-in'),
-            'licence': info.get('licence', '?'), 'parameters': f'{count:,d}' if count is not None else '-',
-            'input multiple': str(declared_input_multiple(name, info.get('official_config', {}))),
+            'licence': info.get('licence', '?'),
+            'parameters': f'{sum(p.numel() for p in net.parameters()):,d}' if net is not None else '-',
+            'input multiple': str(input_multiple_of(net)) if net is not None else '-',
             'spandrel loads': f'yes ({loads})' if loads else 'no'}
 
 

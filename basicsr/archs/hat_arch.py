@@ -157,6 +157,7 @@ class RHAG(nn.Module):
 
 @ARCH_REGISTRY.register(
     kind='sr', source='basicsr', licence='Apache-2.0', spandrel_arch='HAT',
+    input_multiple=lambda kwargs: kwargs.get('window_size', 7),
     tiny_config={'upscale': 4, 'img_size': 16, 'window_size': 4, 'depths': [1], 'embed_dim': 12, 'num_heads': [2],
                  'mlp_ratio': 2.0, 'squeeze_factor': 2},
     official_config={'upscale': 4, 'img_size': 64, 'window_size': 16, 'compress_ratio': 3, 'squeeze_factor': 30,

@@ -9,12 +9,14 @@ those against the constructor's signature, and the saved state dict is the offic
 Each entry carries the registry metadata the tests, the listing (``python -m basicsr.archs``) and the benchmark
 read: ``tiny_config`` (a few channels and blocks, for tests), ``official_config`` (the paper's or official
 repository's standard x4 configuration; the source is named beside it), ``licence`` (of the network's own
-repository), ``input_multiple`` (what height and width must be multiples of; most of these networks pad
-internally) and ``unused_parameters`` (parameters that get no gradient: DDP needs ``find_unused_parameters``). The networks that spandrel ships and the project implements itself (RRDBNet/ESRGAN, SRVGGNetCompact,
-SwinIR, HAT, SPAN, RCAN) are not registered here; ours keep BasicSR's names and layouts.
+repository), ``input_multiple`` (what height and width must be multiples of; most of these networks pad internally)
+and ``unused_parameters`` (parameters that get no gradient: DDP needs ``find_unused_parameters``). The networks that
+spandrel ships and the project implements itself (RRDBNet/ESRGAN, SRVGGNetCompact, SwinIR, HAT, SPAN, RCAN) are not
+registered here; ours keep BasicSR's names and layouts.
 
-Not registered: spandrel's SAFMNBCIE (a same-size compressed-image enhancer), MMRealSR (its forward returns a tuple, no plain SR network), AuraSR (a GigaGAN with a
-style network, not trainable with the SR losses as is) and IPT (a multi-task model run on fixed-size patches).
+Not registered: spandrel's SAFMNBCIE (a same-size compressed-image enhancer), MMRealSR (its forward returns a tuple,
+no plain SR network), AuraSR (a GigaGAN with a style network, not trainable with the SR losses as is) and IPT (a
+multi-task model run on fixed-size patches).
 """
 import importlib
 from typing import Any

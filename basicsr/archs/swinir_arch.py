@@ -292,6 +292,7 @@ def pixelshuffle_head(embed_dim: int, upscale: int, num_out_ch: int,
 
 @ARCH_REGISTRY.register(
     kind='sr', source='basicsr', licence='Apache-2.0', spandrel_arch='SwinIR',
+    input_multiple=lambda kwargs: min(kwargs.get('window_size', 7), kwargs.get('img_size', 64)),
     tiny_config={'upscale': 4, 'img_size': 16, 'window_size': 4, 'depths': [1], 'embed_dim': 12, 'num_heads': [2],
                  'mlp_ratio': 2.0, 'upsampler': 'pixelshuffle'},
     official_config={'upscale': 4, 'img_size': 48, 'window_size': 8, 'depths': [6] * 6, 'embed_dim': 180,
