@@ -17,7 +17,7 @@ from basicsr.data import build_dataloader, build_dataset, build_prefetcher
 from basicsr.data.demo_data import prepare_demo_data
 from basicsr.data.sampler import EnlargedSampler
 from basicsr.models import build_model
-from basicsr.optimizers import eval_weights
+from basicsr.optimizers import eval_weights, eval_weights_read_only
 from basicsr.config import RunContext, dict2str, read_options, resolve_options, save_options
 from basicsr.config.preflight import check_inputs
 from basicsr.config.sanity import sanity_warnings
@@ -230,7 +230,7 @@ def _train_loop(opt: dict[str, Any], model: Any, train_loader: Any, sampler: Enl
                     _save(model, position, logger)
                 if val_loaders and (current_iter % val_opt['val_freq'] == 0 or current_iter == total_iters):
                     for _, loader in val_loaders:
-                        with eval_weights(model.optimizers), random_state_kept():
+                        with eval_weights_read_only(model.optimizers), random_state_kept():
                             model.validation(loader, current_iter, tb_logger, val_opt['save_img'])
                 if stop.requested:
                     _stop(opt, model, position, logger)

@@ -3,9 +3,9 @@
 (``pip install 'basicsr[optim]'``). :mod:`basicsr.optimizers.mode` switches schedule-free optimisers between their
 training and evaluation weights.
 """
-from basicsr.optimizers.mode import eval_weights, train_weights, uses_eval_weights
+from basicsr.optimizers.mode import eval_weights, eval_weights_read_only, train_weights, uses_eval_weights
 from basicsr.utils.registry import OPTIMIZER_REGISTRY, import_modules
 
 import_modules(__file__, __name__, '_optim')
 
-__all__ = ['OPTIMIZER_REGISTRY', 'eval_weights', 'train_weights', 'uses_eval_weights']
+__all__ = ['OPTIMIZER_REGISTRY', 'eval_weights', 'eval_weights_read_only', 'train_weights', 'uses_eval_weights']

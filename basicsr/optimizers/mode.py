@@ -38,3 +38,18 @@ def eval_weights(optimizers: Iterable[torch.optim.Optimizer]) -> Iterator[None]:
         yield
     finally:
         train_weights(switched)
+
+
+@contextlib.contextmanager
+def eval_weights_read_only(optimizers: Iterable[torch.optim.Optimizer]) -> Iterator[None]:
+    """:func:`eval_weights` for a block that only reads the weights (validation): afterwards the training weights
+    are put back bit for bit. ``train()`` recomputes them from the evaluation weights with a rounding error, which
+    would make a validated run drift from one resumed from the same checkpoint."""
+    switched = [optimizer for optimizer in optimizers if uses_eval_weights(optimizer)]
+    params = [param for optimizer in switched for group in optimizer.param_groups for param in group['params']]
+    training = [param.detach().clone() for param in params]
+    with eval_weights(switched):
+        yield
+    if params:
+        with torch.no_grad():
+            torch._foreach_copy_(params, training)
