@@ -11,30 +11,31 @@ from pathlib import Path
 import pytest
 import schedulefree
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from basicsr.archs.srresnet_arch import MSRResNet
 from basicsr.losses.ldl_loss import LDLLoss
 from basicsr.metrics import mean_metrics
-from basicsr.models import build_model
 from basicsr.test import test_pipeline as evaluate
 from basicsr.train import train_pipeline
 from basicsr.utils.checkpoint import load_checkpoint
 from basicsr.utils.errors import CheckpointError
-from basicsr.utils.options import parse_options
 
 from conftest import ROOT, SHORT, tiny_train_options, train, write_yaml
 from test_basicsr_compat import vgg19_weights  # noqa: F401  (fixture: VGG19 weights where torchvision looks)
 from test_spandrel_archs import tiny_network
+from test_speed_options import build  # the tiny SRModel without EMA, built in this process
 from test_training import scalar_tags
 
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
     """One intra-op thread (the trainer leaves it when OMP_NUM_THREADS is set): on a shared, loaded 2-core machine
     two threads made SPAN's many small convolutions over 100 times slower."""
-    monkeypatch.setenv('OMP_NUM_THREADS', '1')
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv('OMP_NUM_THREADS', '1')
+        torch.set_num_threads(1)
+        yield
     torch.set_num_threads(threads)
 
 
@@ -114,19 +115,33 @@ def test_accumulation_under_two_rank_ddp_equals_one_process(batch_8, tmp_path):
     assert 'batch 2 x 2 micro-batch(es) x 2 process(es)' in next(exp.glob('train_*.log')).read_text()
 
 
+def test_ddp_synchronises_gradients_on_the_last_micro_batch_only(tmp_path):
+    model = build(tmp_path, accum_iter=2)
+    torch.distributed.init_process_group('gloo', init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        model.net_g = DistributedDataParallel(model.net_g)
+        synchronised = []
+
+        def count(state, bucket):
+            synchronised.append(model.micro_batch.index)
+            future = torch.futures.Future()
+            future.set_result(bucket.buffer())
+            return future
+
+        model.net_g.register_comm_hook(None, count)
+        for index in range(2):
+            with model.micro_batch_step(index, 2):
+                model.feed_data({'lq': torch.rand(2, 3, 8, 8), 'gt': torch.rand(2, 3, 32, 32)})
+                model.optimize_parameters(1)
+        assert synchronised and set(synchronised) == {1}
+    finally:
+        torch.distributed.destroy_process_group()
+
+
 # ----------------------------------------------------------------------------------------- clipping
-def built_model(tmp_path: Path, **train_updates):
-    opt = tiny_train_options(tmp_path, train__ema_decay=0.0,
-                             **{f'train__{key}': value for key, value in train_updates.items()})
-    opt = parse_options(write_yaml(tmp_path / 'o.yml', opt))
-    opt.update(dist=False, rank=0, world_size=1, auto_resume=False, num_gpu=0)
-    torch.manual_seed(0)
-    return build_model(opt)
-
-
 def test_clipping_changes_the_update_and_logs_the_norm_clip_grad_norm_returns(tmp_path):
     lr, max_norm = 0.1, 1e-3
-    model = built_model(tmp_path, optim_g={'type': 'SGD', 'lr': lr}, scheduler=None,
+    model = build(tmp_path, optim_g={'type': 'SGD', 'lr': lr}, scheduler=None,
                         grad_clip={'max_norm': max_norm, 'norm_type': 2.0})
     reference = copy.deepcopy(model.net_g)
     generator = torch.Generator().manual_seed(3)
@@ -155,7 +170,7 @@ def test_clipping_changes_the_update_and_logs_the_norm_clip_grad_norm_returns(tm
 
 
 def test_clipping_by_value_logs_the_norm_before_clipping(tmp_path):
-    model = built_model(tmp_path, optim_g={'type': 'SGD', 'lr': 0.1}, scheduler=None, grad_clip={'clip_value': 1e-4})
+    model = build(tmp_path, optim_g={'type': 'SGD', 'lr': 0.1}, scheduler=None, grad_clip={'clip_value': 1e-4})
     reference = copy.deepcopy(model.net_g)
     batch = {'lq': torch.rand(2, 3, 8, 8), 'gt': torch.rand(2, 3, 32, 32)}
     torch.nn.functional.l1_loss(reference(batch['lq']), batch['gt']).backward()
@@ -239,7 +254,7 @@ def test_a_nan_loss_term_is_named_in_the_warning(tmp_path, monkeypatch, basicsr_
     assert len(warnings) == 1
     assert 'Iteration 1: non-finite loss term l_ldl (' in warnings[0] and 'step skipped' in warnings[0]
     assert 'l_l1 ' in warnings[0] and 'l_l1,' not in warnings[0]  # the finite term is listed, not blamed
-    assert exp.is_dir()
+    assert load_checkpoint(exp / 'training_states' / '1.state')['optimizers'][0]['state'] == {}  # Adam never stepped
 
 
 # ----------------------------------------------------------------------------------------- recipes
