@@ -72,8 +72,15 @@ def batch_8(tmp_path_factory) -> Path:
     return run(root, run_options(root, batch=8))
 
 
-def test_accumulating_two_batches_of_4_equals_one_batch_of_8(batch_8, tmp_path):
-    exp = run(tmp_path, run_options(tmp_path, batch=4, accum=2))
+@pytest.fixture(scope='module')
+def batch_4_accum_2(tmp_path_factory) -> Path:
+    """Batch 4 x accum_iter 2, 3 optimiser steps."""
+    root = tmp_path_factory.mktemp('accum2')
+    return run(root, run_options(root, batch=4, accum=2))
+
+
+def test_accumulating_two_batches_of_4_equals_one_batch_of_8(batch_8, batch_4_accum_2):
+    exp = batch_4_accum_2
     for iteration in (1, 2, 3):
         diff = max_difference(params(exp, iteration), params(batch_8, iteration))
         assert diff < 1e-6, f'iteration {iteration}: weights differ by {diff}'
@@ -88,15 +95,18 @@ def test_accumulating_two_batches_of_4_equals_one_batch_of_8(batch_8, tmp_path):
     assert 'End of training: 3 iterations.' in log
 
 
-def test_resuming_with_another_accum_iter_is_refused_in_one_line(tmp_path):
+def test_resume_with_accumulation_is_exact_and_another_accum_iter_is_refused_in_one_line(batch_4_accum_2, tmp_path):
     opt = run_options(tmp_path, batch=4, accum=2, total_iter=1)
     run(tmp_path, opt)
-    opt['train'].update(accum_iter=1, total_iter=2)
+    opt['train'].update(accum_iter=1, total_iter=3)
     with pytest.raises(CheckpointError) as raised:
         run(tmp_path, opt, '--auto_resume')
     message = str(raised.value)
     assert '\n' not in message
     assert 'saved with train.accum_iter 2, this run has 1' in message and '1.state' in message
+    opt['train'].update(accum_iter=2)
+    resumed = run(tmp_path, opt, '--auto_resume')
+    assert all(torch.equal(v, params(resumed, 3)[k]) for k, v in params(batch_4_accum_2, 3).items())
 
 
 def test_accumulation_under_two_rank_ddp_equals_one_process(batch_8, tmp_path):
