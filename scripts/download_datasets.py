@@ -84,7 +84,7 @@ def make_subimages(step: SubImages, base: Path, options: argparse.Namespace) -> 
         settings = extract_subimages.CropSettings(src, tmp, step.crop_size, step.step, thresh_size=0,
                                                   compress_level=3)
         work = functools.partial(extract_subimages.extract_one, settings=settings)
-        written = sum(n for _, n in _bootstrap.parallel_map(work, rel_paths, options.n_thread,
+        written = sum(n for _, n, _ in _bootstrap.parallel_map(work, rel_paths, options.n_thread,
                                                               desc=f'sub-images {step.dst}', total=len(rel_paths)))
     print(f'prepared: {target} ({written} sub-images)')
 

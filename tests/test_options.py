@@ -146,7 +146,7 @@ def test_test_mode_needs_no_train_section(tmp_path):
     del opt['train']
     del opt['datasets']['train']
     parsed = parse(tmp_path, opt, is_train=False)
-    assert 'train' not in parsed
+    assert parsed.get('train') is None  # an optional section left out reads as None
     assert parsed['path']['results_root'] == str(tmp_path / 'results' / 'tiny')
     with pytest.raises(OptionError, match='train: required for training'):
         parse(tmp_path, opt, is_train=True)

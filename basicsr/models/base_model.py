@@ -18,7 +18,8 @@ from basicsr.models.inference import autocast
 from basicsr.models.lr_scheduler import SCHEDULER_WITH_WARMUP, build_schedule
 from basicsr.optimizers import eval_weights, uses_eval_weights
 from basicsr.models.speed import build_fast_optimizer, check_amp, compile_network, make_grad_scaler, to_channels_last
-from basicsr.archs import build_network
+from basicsr.archs import ARCH_REGISTRY, build_network
+from basicsr.archs.arch_info import registered_name
 from basicsr.archs.network_record import build_from_checkpoint, record_entry
 from basicsr.models.checkpointing import (load_weights, restore_training_state, save_checkpoint, save_weights,
                                           write_training_state)
@@ -102,7 +103,9 @@ class BaseModel:
         if self.channels_last:
             net = to_channels_last(net)
         if self.opt['dist'] and any(p.requires_grad for p in net.parameters()):
-            find_unused = self.opt['find_unused_parameters']
+            name = registered_name(net)  # some networks leave parameters without gradients by design (FDAT)
+            find_unused = self.opt['find_unused_parameters'] or bool(
+                name and ARCH_REGISTRY.info(name).get('unused_parameters'))
             device_ids = [self.device.index] if self.device.type == 'cuda' else None
             net = DistributedDataParallel(net, device_ids=device_ids, find_unused_parameters=find_unused)
         return compile_network(net, self.compile, name, self.logger)

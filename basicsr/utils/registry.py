@@ -117,7 +117,8 @@ def _source_file(obj: Any) -> str | None:
 
 
 def _is_builtin(obj: Any) -> bool:
-    return getattr(obj, '__module__', '').startswith('basicsr.')
+    """Whether ``obj`` is the project's own (or a network it registers from spandrel): a plug-in may replace it."""
+    return getattr(obj, '__module__', '').startswith(('basicsr.', 'spandrel'))
 
 
 def check_arguments(func: Callable, kwargs: Mapping[str, Any], key_path: str,
