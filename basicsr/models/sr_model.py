@@ -213,7 +213,7 @@ class SRModel(BaseModel):
         for index, data in sharded_batches(dataloader, f'Validate {dataset_name}', val_opt['pbar']):
             image = None
             if data is not None:
-                img_name = Path(data['lq_path'][0]).stem
+                img_name = image_name(data['lq_path'][0], dataloader)
                 self.feed_data(data)
                 self.test()
                 image = (img_name, tensor2img(self.output)) if save_img else None
@@ -285,10 +285,20 @@ class SRModel(BaseModel):
         folder = Path(self.opt['path']['visualization'])
         suffix = self.opt['val']['suffix']
         if self.opt['is_train']:
-            path = folder / img_name / f'{img_name}_{current_iter}.png'
+            path = folder / img_name / f'{Path(img_name).name}_{current_iter}.png'
         else:
             path = folder / dataset_name / f"{img_name}_{suffix or self.opt['name']}.png"
         imwrite(img, path)
+
+
+def image_name(lq_path: str, dataloader: DataLoader) -> str:
+    """An image's name in tables and saved files: its path below the dataset's LQ folder, without suffix (the plain
+    stem for a flat folder; ``sub/img`` for nested ones, so two ``img.png`` in different folders stay apart)."""
+    root = (getattr(dataloader.dataset, 'opt', None) or {}).get('dataroot_lq')
+    path = Path(lq_path)
+    if isinstance(root, str) and path.is_relative_to(root):
+        return path.relative_to(root).with_suffix('').as_posix()
+    return path.stem
 
 
 def dataset_name_of(dataloader: DataLoader) -> str:

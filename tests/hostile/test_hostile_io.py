@@ -83,3 +83,25 @@ def test_disk_full_while_validation_saves_an_image_stops_the_run_in_one_line(tmp
     assert list((experiment / 'visualization').rglob('*.png')) == []
     assert not [p for p in experiment.rglob('*') if p.name.endswith('.tmp')]
     assert (experiment / 'models' / 'net_g_3.pth').is_file()
+
+
+def test_two_images_of_one_name_in_different_subfolders_stay_apart(tmp_path):
+    """Issue 26 (c): nested folders holding img.png twice give two table rows and two saved images."""
+    from basicsr.test import test_pipeline
+    from basicsr.utils.img_util import imwrite
+    from conftest import synthetic_image
+    from basicsr.data.transforms import bicubic_downscale_uint8
+    for sub, seed in (('a', 1), ('b', 2)):
+        hr = synthetic_image(seed, 32, 32)
+        imwrite(hr, tmp_path / 'hr' / sub / 'img.png')
+        imwrite(bicubic_downscale_uint8(hr, 4), tmp_path / 'lr' / sub / 'img.png')
+    opt = {'name': 'dup', 'model_type': 'SRModel', 'num_gpu': 0, 'path': {'root': str(tmp_path)},
+           'network_g': {'type': 'MSRResNet', 'num_feat': 4, 'num_block': 1},
+           'datasets': {'test_1': {'name': 'nested', 'type': 'PairedImageDataset', 'io_backend': {'type': 'disk'},
+                                   'dataroot_gt': str(tmp_path / 'hr'), 'dataroot_lq': str(tmp_path / 'lr')}},
+           'val': {'save_img': True, 'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 4}}}}
+    results = test_pipeline(argv=['-opt', str(write_yaml(tmp_path / 't.yml', opt))])
+    assert sorted(results['nested']) == ['a/img', 'b/img']
+    saved = sorted(p.relative_to(tmp_path / 'results' / 'dup' / 'visualization' / 'nested').as_posix()
+                   for p in (tmp_path / 'results' / 'dup' / 'visualization').rglob('*.png'))
+    assert saved == ['a/img_dup.png', 'b/img_dup.png']
