@@ -84,8 +84,9 @@ def create_train_val_dataloaders(opt: dict[str, Any], datasets: dict[str, Any], 
             total_iters = opt['train']['total_iter']
             logger.info(f"Training set {dataset_opt['name']}: {len(dataset)} images, enlarge ratio "
                         f"{dataset_opt['dataset_enlarge_ratio']}, batch {dataset_opt['batch_size_per_gpu']} x "
-                        f"{accum} micro-batch(es) x {opt['world_size']} process(es), {iters_per_epoch} iterations "
-                        'per epoch, '
+                        f"{opt['world_size']} process(es)"
+                        + (f' x {accum} accumulated micro-batches' if accum > 1 else '')
+                        + f', {iters_per_epoch} iterations per epoch, '
                         f'{total_iters} iterations (~{math.ceil(total_iters / iters_per_epoch)} epochs).')
         else:
             val_loaders.append((dataset_opt['name'], build_dataloader(dataset, dataset_opt)))

@@ -143,7 +143,7 @@ def test_the_wheel_list_leaves_out_torch_and_what_the_target_has(tmp_path):
     assert result.returncode == 0, result.stderr
     command = result.stdout.split()
     assert command[command.index('--python-version') + 1] == '3.12' and '--only-binary=:all:' in command
-    assert command[-1] == 'spandrel\\>=0.4' and command[-3:-1] == ['--dest', str(tmp_path / 'w')]
+    assert command[-2:] == ['lmdb\\>=1.3', 'spandrel\\>=0.4'] and command[-4:-2] == ['--dest', str(tmp_path / 'w')]
     everything = _run(['bash', str(SCRIPTS / 'gpu_check_wheels.sh'), '--dry-run']).stdout.split()
     assert 'pytest\\>=7.0' in everything and not any(word.startswith('torch') for word in everything)
     bad = _run(['bash', str(SCRIPTS / 'gpu_check_wheels.sh'), '--python-version', 'twelve'])

@@ -267,7 +267,9 @@ def test_reference_statistics_file_and_the_gt_set_give_the_same_fid(tmp_path, ch
     for _, sr in pairs:
         with_file.update(sr, None)
     assert with_file.state()['gt'].shape == (0, 2048)  # the GT images are not run through Inception
-    assert with_file.compute() == pytest.approx(with_gt.compute(), rel=1e-12)
+    # two routes to one value: the statistics' matrix square root, and the SVD of the features (with the GT set);
+    # they agree to the rounding of a rank-5 2048x2048 problem, which moves with the numpy/scipy build (3e-7 seen)
+    assert with_file.compute() == pytest.approx(with_gt.compute(), rel=1e-6)
     one = FrechetInceptionDistance(pretrained=False)
     one.update(*pairs[0][::-1])
     assert np.isnan(one.compute())  # a covariance needs two images

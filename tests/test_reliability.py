@@ -336,7 +336,7 @@ BAD_DATA = [
     ('unreadable', 'HR/img01.png: not a readable image'),
     ('truncated', 'HR/img01.png: not a readable image'),
     ('zero_bytes', 'HR/img01.png: the file is empty (0 bytes)'),
-    ('size_mismatch', 'HR/img01.png (60x48) is not x4 the size of'),
+    ('size_mismatch', 'HR/img01.png (60x48) and '),
     ('smaller_than_gt_size', 'HR/img00.png (60x48) is smaller than the GT patch size 64x64'),
     ('names_differ', 'img01.png: no LQ image img01.png'),
     ('meta_info_missing_file', 'meta.txt, line 2: img07.png does not exist'),
