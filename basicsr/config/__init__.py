@@ -66,13 +66,14 @@ def copy_opt_file(opt_file: str | os.PathLike, experiments_root: str | os.PathLi
 
 
 def save_options(opt: dict, path: str | os.PathLike) -> None:
-    """Write the resolved options as YAML (loadable again by :func:`parse_options`)."""
+    """Write the resolved options as YAML (loadable again by :func:`parse_options`), atomically: a full disk is one
+    error and leaves no partial file."""
     saved = copy.deepcopy({k: v for k, v in opt.items() if k not in RUNTIME_KEYS})
     for dataset in saved['datasets'].values():
         for key in ('phase', 'scale'):
             dataset.pop(key, None)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(yaml.safe_dump(saved, sort_keys=False), encoding='utf-8')
+    text = yaml.safe_dump(saved, sort_keys=False).encode('utf-8')
+    atomic_write(path, lambda file: file.write(text))
 
 
 __all__ = ['KeyLines', 'RunContext', 'copy_opt_file', 'dataset_path_keys', 'dict2str', 'load_yaml', 'ordered_yaml',

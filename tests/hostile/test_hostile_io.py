@@ -105,3 +105,14 @@ def test_two_images_of_one_name_in_different_subfolders_stay_apart(tmp_path):
     saved = sorted(p.relative_to(tmp_path / 'results' / 'dup' / 'visualization' / 'nested').as_posix()
                    for p in (tmp_path / 'results' / 'dup' / 'visualization').rglob('*.png'))
     assert saved == ['a/img_dup.png', 'b/img_dup.png']
+
+
+def test_disk_full_while_saving_the_options_is_one_line_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    from basicsr.config import parse_options, save_options
+    from basicsr.utils.errors import CheckpointError
+    opt = parse_options(write_yaml(tmp_path / 'o.yml', tiny_train_options(tmp_path)))
+    target = tmp_path / 'exp' / 'options.yml'
+    simulate_full_disk(monkeypatch, partial=True)
+    with pytest.raises(CheckpointError, match=r'options\.yml: cannot write the file \(No space left on device\)'):
+        save_options(opt, target)
+    assert not target.exists() and not list(target.parent.glob('.options.yml.*'))
