@@ -1,7 +1,7 @@
 """ECBSR (Zhang et al., "Edge-oriented Convolution Block for Real-time Super Resolution on Mobile Devices", ACM MM
 2021): every layer trains as five parallel branches (3x3 conv, 1x1-3x3 expand-squeeze, 1x1 followed by learnable
 Sobel-x, Sobel-y and Laplacian filters, and an optional identity) and is re-parameterised into one 3x3 convolution
-for inference (``eval()`` mode). Arguments and state-dict keys as BasicSR's ``basicsr.archs.ecbsr_arch``.
+for inference (evaluation mode). Arguments and state-dict keys as BasicSR's ``basicsr.archs.ecbsr_arch``.
 """
 from typing import Literal
 

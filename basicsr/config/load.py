@@ -121,7 +121,7 @@ _OrderedSafeDumper.add_representer(OrderedDict, lambda dumper, data: dumper.repr
 
 
 def ordered_yaml() -> tuple[type[yaml.SafeLoader], type[yaml.SafeDumper]]:
-    """BasicSR's ``(Loader, Dumper)`` pair for ``yaml.load(f, Loader=...)``, safe here: a ``!!python`` tag is
+    """BasicSR's ``(Loader, Dumper)`` pair for PyYAML's loading and dumping, safe here: a ``!!python`` tag is
     refused."""
     return _OrderedSafeLoader, _OrderedSafeDumper
 

@@ -1,7 +1,7 @@
 """The two sets of weights of schedule-free optimisers (Defazio et al., "The Road Less Scheduled", 2024).
 
 A schedule-free optimiser trains at one point (``y``) and averages into another (``x``), the weights to evaluate,
-save and export. Its ``eval()`` moves the network's parameters to ``x``, ``train()`` back to ``y``; a training step
+save and export. Its ``.eval`` switch moves the network's parameters to ``x``, ``train()`` back to ``y``; a training step
 taken in eval mode is an error. Other optimisers have no such switch, so every function here leaves them alone.
 
 Resume stays bit-exact when everything written at a checkpoint (network and optimiser state) is written inside
@@ -15,7 +15,7 @@ import torch
 
 
 def uses_eval_weights(optimizer: torch.optim.Optimizer) -> bool:
-    """Whether ``optimizer`` keeps separate evaluation weights (has ``eval()`` and ``train()``)."""
+    """Whether ``optimizer`` keeps separate evaluation weights (has the ``.eval`` and ``.train`` switches)."""
     return callable(getattr(optimizer, 'eval', None)) and callable(getattr(optimizer, 'train', None))
 
 
