@@ -1,8 +1,8 @@
 """The two sets of weights of schedule-free optimisers (Defazio et al., "The Road Less Scheduled", 2024).
 
 A schedule-free optimiser trains at one point (``y``) and averages into another (``x``), the weights to evaluate,
-save and export. Its ``.eval`` switch moves the network's parameters to ``x``, ``train()`` back to ``y``; a training step
-taken in eval mode is an error. Other optimisers have no such switch, so every function here leaves them alone.
+save and export. Its ``.eval`` switch moves the network's parameters to ``x``, ``.train`` back to ``y``; a training
+step taken in evaluation mode is an error. Other optimisers have no such switch, so every function here leaves them alone.
 
 Resume stays bit-exact when everything written at a checkpoint (network and optimiser state) is written inside
 :func:`eval_weights` and the resumed run calls :func:`train_weights` after loading: both runs then compute the
