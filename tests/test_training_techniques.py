@@ -91,7 +91,7 @@ def test_accumulating_two_batches_of_4_equals_one_batch_of_8(batch_8, batch_4_ac
     state = load_checkpoint(exp / 'training_states' / '3.state')
     assert state['iter'] == 3 and state['accum_iter'] == 2
     log = next(exp.glob('train_*.log')).read_text()
-    assert 'batch 4 x 2 micro-batch(es) x 1 process(es), 3 iterations per epoch' in log
+    assert 'batch 4 x 1 process(es) x 2 accumulated micro-batches, 3 iterations per epoch' in log
     assert 'End of training: 3 iterations.' in log
 
 
@@ -122,7 +122,7 @@ def test_accumulation_under_two_rank_ddp_equals_one_process(batch_8, tmp_path):
     for iteration in (1, 3):
         diff = max_difference(params(exp, iteration), params(batch_8, iteration))
         assert diff < 1e-6, f'iteration {iteration}: weights differ by {diff}'
-    assert 'batch 2 x 2 micro-batch(es) x 2 process(es)' in next(exp.glob('train_*.log')).read_text()
+    assert 'batch 2 x 2 process(es) x 2 accumulated micro-batches' in next(exp.glob('train_*.log')).read_text()
 
 
 def test_ddp_synchronises_gradients_on_the_last_micro_batch_only(tmp_path):
@@ -274,7 +274,7 @@ TINY = ['train:total_iter=2', 'datasets:train:gt_size=64', 'logger:save_checkpoi
 def test_psnr_recipe_trains_two_iterations(root):
     option_file = ROOT / 'options' / 'span_msssim_fft_x4.yml'
     exp, log = train(root, option_file, *TINY, *tiny_network(option_file))
-    assert 'batch 2 x 4 micro-batch(es)' in log
+    assert 'batch 2 x 1 process(es) x 4 accumulated micro-batches' in log
     for term in ('l_msssiml1:', 'l_fft:'):
         assert term in log, term
     assert 'Validation Set5' in log
