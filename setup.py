@@ -51,7 +51,8 @@ setup(
                  # tests/test_perceptual_metrics.py: the reference implementations and scipy's sqrtm
                  'lpips>=0.1.4', 'torchmetrics>=1.7', 'pytorch-fid>=0.3', 'scipy',
                  'focal-frequency-loss>=0.3', 'hsluv>=5.0',  # tests/test_modern_losses.py: the references
-                 'schedulefree>=1.4', 'pytorch-optimizer>=4.1', 'prodigyopt>=1.1'],  # tests/test_optimizers.py
+                 'schedulefree>=1.4', 'pytorch-optimizer>=4.1', 'prodigyopt>=1.1',  # tests/test_optimizers.py
+                 'spandrel-extra-arches>=0.2'],  # SRFormer's tests and the generated network reference
         'metrics': ['lpips>=0.1.4', 'torchmetrics>=1.7'],  # ship the LPIPS heads and DISTS alpha/beta weights
         'safetensors': ['safetensors>=0.4'],
         'optim': ['schedulefree>=1.4', 'pytorch-optimizer>=4.1', 'prodigyopt>=1.1'],  # docs/optimisers.md
